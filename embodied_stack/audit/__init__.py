@@ -1,0 +1,1 @@
+"""audit core (no rclpy)."""

@@ -1,0 +1,1 @@
+"""hardware core (no rclpy)."""

@@ -1,0 +1,1 @@
+"""planning core (no rclpy)."""

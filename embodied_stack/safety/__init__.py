@@ -1,0 +1,1 @@
+"""safety core (no rclpy)."""

@@ -1,0 +1,1 @@
+"""Thin rclpy nodes (installed as embodied_stack.nodes): wiring only."""

@@ -1,0 +1,1 @@
+"""PyBullet simulator (installed as embodied_stack.sim; no rclpy)."""
