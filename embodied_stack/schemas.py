@@ -318,6 +318,18 @@ class AuditHead(Message):
     dropped: int = 0
 
 
+class AuditAck(Message):
+    """`audit/ack`: audit_node's answer to one event. `durable` is True only once the
+    record is fsync'd; otherwise `error` says why it is not (read-only dir, disk full)."""
+
+    source: str
+    source_seq: int = Field(ge=0)
+    durable: bool
+    seq: int | None = None  # the record's sequence number in the log
+    hash: str | None = None
+    error: str | None = None
+
+
 # ---- simulator ground truth (judges only: the planner never reads it) ---------------------
 
 
