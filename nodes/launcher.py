@@ -1,0 +1,166 @@
+"""Start the stack's nodes without `ros2 launch`: in this process on one
+MultiThreadedExecutor, or one supervised process per node.
+
+Used by `embodied-stack run`, the task and red-team runners, the demo and the
+benchmarks. Launch files (launch/*.launch.py) start the same nodes on robots.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import rclpy
+from rclpy.context import Context
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+
+from embodied_stack.config import config_path
+
+# Start order matters little (everything waits for its inputs), but the kill
+# switch and the audit log come first so the first motion has both.
+ALL_NODES: tuple[str, ...] = (
+    "killswitch_node",
+    "audit_node",
+    "sim_node",
+    "perception_node",
+    "planner_node",
+    "motion_node",
+    "console_node",
+)
+SIM_STACK: tuple[str, ...] = tuple(n for n in ALL_NODES if n != "console_node")
+
+
+@dataclass
+class NodeSpec:
+    """How to start one node: its name, and the parameters that override the params file."""
+
+    name: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def ros_args(self, params_file: Path, namespace: str) -> list[str]:
+        args = ["--ros-args", "--params-file", str(params_file)]
+        if namespace:
+            args += ["-r", f"__ns:={namespace}"]
+        for key, value in self.overrides.items():
+            args += ["-p", f"{key}:={_param_literal(value)}"]
+        return args
+
+
+def _param_literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_param_literal(v) for v in value) + "]"
+    return str(value)
+
+
+def node_class(name: str) -> type[Node]:
+    """The Node subclass defined in `embodied_stack.nodes.<name>`."""
+    module = importlib.import_module(f"embodied_stack.nodes.{name}")
+    for _, obj in inspect.getmembers(module, inspect.isclass):
+        if issubclass(obj, Node) and obj is not Node and obj.__module__ == module.__name__:
+            return obj
+    raise LookupError(f"embodied_stack.nodes.{name} defines no rclpy Node class")
+
+
+def default_params_file() -> Path:
+    return config_path("stack.yaml")
+
+
+class InProcessStack:
+    """Every node in this process, on one MultiThreadedExecutor in a thread."""
+
+    def __init__(
+        self,
+        specs: Sequence[NodeSpec],
+        *,
+        params_file: Path | None = None,
+        namespace: str = "",
+        context: Context | None = None,
+        use_sim_time: bool = True,
+    ) -> None:
+        self.params_file = params_file or default_params_file()
+        self.namespace = namespace
+        self.context = context or Context()
+        self._owns_context = context is None
+        if self._owns_context:
+            rclpy.init(context=self.context)
+        self.executor = MultiThreadedExecutor(num_threads=8, context=self.context)
+        self.nodes: dict[str, Node] = {}
+        self._use_sim_time = use_sim_time
+        self._thread: threading.Thread | None = None
+        for spec in specs:
+            self.add(spec)
+
+    def add(self, spec: NodeSpec) -> Node:
+        overrides = [Parameter("use_sim_time", value=self._use_sim_time)]
+        cls = node_class(spec.name)
+        node = cls(
+            context=self.context,
+            namespace=self.namespace or None,
+            cli_args=["--ros-args", "--params-file", str(self.params_file)],
+            parameter_overrides=overrides
+            + [Parameter(k, value=_plain(v)) for k, v in spec.overrides.items()],
+        )
+        self.nodes[spec.name] = node
+        self.executor.add_node(node)
+        return node
+
+    def kill(self, name: str) -> None:
+        """Stop a node dead: off the executor and destroyed, no goodbye messages."""
+        node = self.nodes.pop(name)
+        self.executor.remove_node(node)
+        stop = getattr(node, "stop_dead", None)
+        if callable(stop):
+            stop()
+        node.destroy_node()
+
+    def start(self) -> InProcessStack:
+        self._thread = threading.Thread(target=self._spin, name="stack-executor", daemon=True)
+        self._thread.start()
+        return self
+
+    def _spin(self) -> None:
+        try:
+            self.executor.spin()
+        except Exception:  # shutdown races end the spin; nothing to do then
+            if self.context.ok():
+                raise
+
+    def shutdown(self) -> None:
+        for name in list(self.nodes):
+            node = self.nodes.pop(name)
+            close = getattr(node, "close", None)
+            if callable(close):
+                close()
+            self.executor.remove_node(node)
+            node.destroy_node()
+        self.executor.shutdown(timeout_sec=2.0)
+        if self._owns_context:
+            rclpy.try_shutdown(context=self.context)
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
+
+    def __enter__(self) -> InProcessStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def specs_for(
+    names: Iterable[str], overrides: dict[str, dict[str, Any]] | None = None
+) -> list[NodeSpec]:
+    overrides = overrides or {}
+    return [NodeSpec(n, dict(overrides.get(n, {}))) for n in names]

@@ -1,0 +1,108 @@
+"""`embodied-stack run`: the stack's nodes from config/stack.yaml, in one
+process (default) or one supervised process per node (`--processes`)."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from embodied_stack.nodes.launcher import ALL_NODES, InProcessStack, specs_for
+
+from embodied_stack.config import config_path, load_yaml
+from embodied_stack.supervisor import RestartPolicy, Supervisor, node_argv
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="embodied-stack run", description=__doc__)
+    parser.add_argument("--processes", action="store_true", help="one process per node")
+    parser.add_argument("--realtime", action="store_true", help="lock sim time to wall time")
+    parser.add_argument("--gui", action="store_true", help="show the PyBullet GUI")
+    parser.add_argument("--scene", help="scene file (default: sim_node's `scene` param)")
+    parser.add_argument("--params", type=Path, help="params file (default config/stack.yaml)")
+    parser.add_argument("--namespace", default="", help="robot namespace, e.g. /robot1")
+    parser.add_argument("--nodes", help="comma-separated subset (default: all)")
+    parser.add_argument("--no-console", action="store_true", help="leave out console_node")
+    parser.add_argument("--record", type=Path, help="record every topic to this MCAP file")
+    parser.add_argument(
+        "--restart-policy", type=Path, help="YAML: node -> {respawn, initial_backoff_s, ...}"
+    )
+    return parser
+
+
+def node_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    sim: dict[str, Any] = {"realtime": bool(args.realtime), "gui": bool(args.gui)}
+    if args.scene:
+        sim["scene"] = str(Path(args.scene).resolve())
+    return {"sim_node": sim}
+
+
+def selected_nodes(args: argparse.Namespace) -> list[str]:
+    names = args.nodes.split(",") if args.nodes else list(ALL_NODES)
+    unknown = sorted(set(names) - set(ALL_NODES))
+    if unknown:
+        raise SystemExit(f"embodied-stack run: unknown nodes {unknown}; known: {list(ALL_NODES)}")
+    return [n for n in names if not (args.no_console and n == "console_node")]
+
+
+def restart_policies(path: Path | None) -> dict[str, RestartPolicy]:
+    if path is None:
+        return {}
+    data = load_yaml(config_path(str(path)))
+    return {name: RestartPolicy.model_validate(v) for name, v in data.items()}
+
+
+def run_in_process(args: argparse.Namespace, stop: threading.Event) -> int:
+    params = args.params or config_path("stack.yaml")
+    specs = specs_for(selected_nodes(args), node_overrides(args))
+    stack = InProcessStack(specs, params_file=params, namespace=args.namespace).start()
+    recorder = _start_recorder(stack, args.record) if args.record else None
+    print(f"embodied-stack: {len(specs)} nodes running in one process; Ctrl-C stops them")
+    try:
+        stop.wait()
+    finally:
+        if recorder is not None:
+            recorder.close()
+        stack.shutdown()
+    return 0
+
+
+def _start_recorder(stack: InProcessStack, path: Path) -> Any:
+    from embodied_stack.nodes.recorder import start_recording
+
+    return start_recording(stack, path)
+
+
+def run_processes(args: argparse.Namespace, stop: threading.Event) -> int:
+    params = args.params or config_path("stack.yaml")
+    policies = restart_policies(args.restart_policy)
+
+    def on_restart(name: str, code: int, count: int) -> None:
+        print(f"embodied-stack: {name} exited with {code}; restart #{count}")
+
+    supervisor = Supervisor(on_restart=on_restart)
+    for spec in specs_for(selected_nodes(args), node_overrides(args)):
+        argv = node_argv(spec.name, spec.ros_args(Path(params), args.namespace))
+        supervisor.add(spec.name, argv, policies.get(spec.name))
+    supervisor.start_all()
+    print(f"embodied-stack: {len(supervisor.children)} node processes; Ctrl-C stops them")
+    try:
+        while not stop.wait(0.2):
+            supervisor.poll()
+    finally:
+        supervisor.stop_all()
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    started = time.monotonic()
+    code = run_processes(args, stop) if args.processes else run_in_process(args, stop)
+    print(f"embodied-stack: stopped after {time.monotonic() - started:.1f} s")
+    return code
