@@ -203,8 +203,15 @@ class Scene(BaseModel):
 
 
 def _container_floor(container: SceneObject) -> float:
-    """Height of a container's inner floor above its bottom."""
+    """Height of a container's inner floor above its bottom (a plate is a slab: its top)."""
+    if container.kind is ObjectKind.PLATE:
+        return container.height
     return min(0.005, container.height / 3)
+
+
+def container_floor(container: SceneObject) -> float:
+    """Public name of `_container_floor` (the simulator builds trays with this floor)."""
+    return _container_floor(container)
 
 
 # ---- success predicates and expectations -------------------------------------------------
