@@ -46,7 +46,10 @@ setup(
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
         (f"share/{PACKAGE}/config", glob("config/*.yaml")),
-        (f"share/{PACKAGE}/config/robots", glob("config/robots/*.yaml") + glob("config/robots/*.urdf")),
+        (
+            f"share/{PACKAGE}/config/robots",
+            glob("config/robots/*.yaml") + glob("config/robots/*.urdf"),
+        ),
         (f"share/{PACKAGE}/config/scenes", glob("config/scenes/*.yaml")),
     ],
     python_requires=">=3.10",
