@@ -96,7 +96,7 @@ def test_rendered_pixels_deproject_to_the_true_object_position(world: SimWorld) 
     truth = world.ground_truth()
     for object_id in ("cyl", "ball", "knife"):  # nothing stacked on these: the top is seen
         obj = world.scene.object(object_id)
-        top = np.array(truth.objects[object_id].position) + [0.0, 0.0, obj.height / 2]
+        top = np.array(truth.objects[object_id].position) + np.array([0.0, 0.0, obj.height / 2])
         u, v, _z = project(top[None], intr, pose)[0]
         col, row = round(u), round(v)
         pixel = (np.array([float(col)]), np.array([float(row)]))
