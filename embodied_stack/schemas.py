@@ -265,6 +265,27 @@ class SafetyStatus(Message):
     stamp: float = Field(default_factory=time.time)
 
 
+class ResetRequest(Message):
+    """`safety/reset_request`: an operator asks to clear the e-stop latch.
+
+    `token` is the operator's secret, checked against the registry's hash; only
+    roles allowed to reset (safety_officer) succeed, and only with every input released.
+    """
+
+    operator: str = Field(min_length=1)
+    token: str = Field(min_length=1, repr=False)
+    stamp: float = Field(default_factory=time.time)
+
+
+class ResetOutcome(Message):
+    """`safety/reset_result`: what became of a reset request."""
+
+    operator: str
+    ok: bool
+    reason: str
+    stamp: float = Field(default_factory=time.time)
+
+
 # ---- audit --------------------------------------------------------------------------------
 
 

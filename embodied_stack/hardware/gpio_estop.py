@@ -17,9 +17,7 @@ from embodied_stack.hardware.base import EstopInputError, OnChange
 class GpioEstop:
     """Watches one GPIO line (edge events plus a periodic re-read)."""
 
-    def __init__(
-        self, *, chip: str, line: int, poll_s: float = 0.01, name: str = "gpio"
-    ) -> None:
+    def __init__(self, *, chip: str, line: int, poll_s: float = 0.01, name: str = "gpio") -> None:
         self.name = name
         self._chip, self._line, self._poll_s = chip, line, poll_s
         self._request: Any = None

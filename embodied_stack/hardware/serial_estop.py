@@ -132,7 +132,7 @@ class SerialEstop:
         while not self._stop.is_set():
             try:
                 chunk = self._port.read(self._port.in_waiting or 1)
-            except Exception:  # noqa: BLE001 - any I/O failure means pressed
+            except Exception:
                 self._fault("io")
                 chunk = b""
                 self._stop.wait(self._poll_s())

@@ -1,0 +1,218 @@
+"""killswitch_node over DDS: a real node, a real serial pty, a real registry hash."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import statistics
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import rclpy
+from argon2 import PasswordHasher
+from rclpy.context import Context
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from std_msgs.msg import Bool, Header, String
+from std_srvs.srv import Trigger
+
+from embodied_stack.hardware.serial_estop import encode_line
+from embodied_stack.nodes import qos
+from embodied_stack.nodes.killswitch_node import KillswitchNode
+from embodied_stack.nodes.ros_conversions import json_from_ros, json_to_ros
+from embodied_stack.schemas import ResetOutcome, ResetRequest, SafetyStatus, Trip
+
+pytestmark = pytest.mark.ros
+SECRET = "correct horse battery staple"
+
+
+@dataclass
+class Probe:
+    node: Node
+    estop: list[bool] = field(default_factory=list)
+    status: list[SafetyStatus] = field(default_factory=list)
+    results: list[ResetOutcome] = field(default_factory=list)
+    beats: list[float] = field(default_factory=list)
+
+
+@dataclass
+class Rig:
+    probe: Probe
+    trip: Any
+    reset_request: Any
+    fleet: Any
+    device_fd: int
+    seq: int = 0
+
+    def device(self, pressed: bool, count: int = 1) -> None:
+        for _ in range(count):
+            os.write(self.device_fd, encode_line(self.seq, pressed))
+            self.seq += 1
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def write_registry(path: Path) -> None:
+    digest = PasswordHasher().hash(SECRET)
+    path.write_text(
+        "robot_id: test-bot\n"
+        "operators:\n"
+        f"  - {{name: ada, role: safety_officer, password_hash: '{digest}'}}\n"
+        f"  - {{name: bob, role: operator, password_hash: '{digest}'}}\n"
+    )
+
+
+def heartbeat_keeper(rig: Rig, stop: threading.Event) -> None:
+    """The serial box's own heartbeat, as firmware would send it."""
+    while not stop.is_set():
+        rig.device(False)
+        stop.wait(0.01)
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    registry = tmp_path / "registry.yaml"
+    write_registry(registry)
+    master, slave = os.openpty()
+    context = Context()
+    rclpy.init(context=context)
+    overrides = [
+        Parameter("registry", value=str(registry)),
+        Parameter("serial.port", value=os.ttyname(slave)),
+        Parameter("serial.timeout_s", value=0.5),  # generous: the machine is shared
+        Parameter("fleet_topic", value="/fleet/estop"),
+    ]
+    kill = KillswitchNode(context=context, parameter_overrides=overrides)
+    probe = Probe(Node("probe", context=context))
+    n = probe.node
+    n.create_subscription(Bool, "safety/estop", lambda m: probe.estop.append(m.data), qos.LATCHED)
+    n.create_subscription(
+        String,
+        "safety/status",
+        lambda m: probe.status.append(json_from_ros(SafetyStatus, m)),
+        qos.LATCHED,
+    )
+    n.create_subscription(
+        String,
+        "safety/reset_result",
+        lambda m: probe.results.append(json_from_ros(ResetOutcome, m)),
+        qos.COMMAND,
+    )
+    n.create_subscription(
+        Header,
+        "safety/heartbeat",
+        lambda _m: probe.beats.append(time.monotonic()),
+        qos.heartbeat(0.1),
+    )
+    rig = Rig(
+        probe=probe,
+        trip=n.create_publisher(String, "safety/trip", qos.COMMAND),
+        reset_request=n.create_publisher(String, "safety/reset_request", 10),
+        fleet=n.create_publisher(Bool, "/fleet/estop", qos.LATCHED),
+        device_fd=master,
+    )
+    executor = MultiThreadedExecutor(context=context)
+    executor.add_node(kill)
+    executor.add_node(n)
+    spin = threading.Thread(target=executor.spin, daemon=True)
+    spin.start()
+    stop = threading.Event()
+    keeper = threading.Thread(target=heartbeat_keeper, args=(rig, stop), daemon=True)
+    keeper.start()
+    yield rig
+    stop.set()
+    keeper.join()
+    executor.shutdown(timeout_sec=2.0)
+    kill.destroy_node()
+    n.destroy_node()
+    rclpy.try_shutdown(context=context)
+    spin.join(timeout=2.0)
+    os.close(master)
+    os.close(slave)
+
+
+def armed(rig: Rig) -> None:
+    assert wait_until(lambda: rig.probe.estop[-1:] == [False]), rig.probe.status[-1:]
+
+
+def request_reset(rig: Rig, operator: str, token: str = SECRET) -> ResetOutcome:
+    before = len(rig.probe.results)
+    msg = json_to_ros(ResetRequest(operator=operator, token=token))
+    assert wait_until(lambda: rig.reset_request.get_subscription_count() > 0)
+    rig.reset_request.publish(msg)
+    assert wait_until(lambda: len(rig.probe.results) > before)
+    return rig.probe.results[-1]
+
+
+def test_boots_stopped_then_arms_when_the_serial_box_is_healthy(rig: Rig) -> None:
+    assert wait_until(lambda: bool(rig.probe.estop))
+    assert rig.probe.estop[0] is True  # fail-safe start
+    armed(rig)
+
+
+def test_trip_latches_until_an_authorised_reset(rig: Rig) -> None:
+    armed(rig)
+    assert wait_until(lambda: rig.trip.get_subscription_count() > 0)
+    rig.trip.publish(json_to_ros(Trip(who="motion_node", why="red line")))
+    assert wait_until(lambda: rig.probe.estop[-1] is True)
+    assert rig.probe.status[-1].tripped_by == "motion_node"
+    # A late joiner still learns the stop (transient local).
+    late: list[bool] = []
+    sub = rig.probe.node.create_subscription(
+        Bool, "safety/estop", lambda m: late.append(m.data), qos.LATCHED
+    )
+    assert wait_until(lambda: late == [True])
+    rig.probe.node.destroy_subscription(sub)
+
+    assert not request_reset(rig, "bob").ok  # operator role: refused
+    assert not request_reset(rig, "ada", token="wrong").ok  # bad secret: refused
+    assert rig.probe.estop[-1] is True
+    assert request_reset(rig, "ada").ok
+    assert wait_until(lambda: rig.probe.estop[-1] is False)
+
+
+def test_serial_press_latches_and_reset_refused_while_pressed(rig: Rig) -> None:
+    armed(rig)
+    rig.device(True)  # the keeper thread keeps sending R; a P still latches
+    assert wait_until(lambda: rig.probe.estop[-1] is True)
+    assert rig.probe.status[-1].tripped_by == "serial"
+    rig.fleet.publish(Bool(data=True))
+    assert wait_until(lambda: rig.probe.status[-1].inputs.get("fleet") is True)
+    outcome = request_reset(rig, "ada")
+    assert not outcome.ok and "fleet" in outcome.reason
+    rig.fleet.publish(Bool(data=False))
+    assert wait_until(lambda: rig.probe.status[-1].inputs.get("fleet") is False)
+    assert rig.probe.estop[-1] is True  # released is not reset
+    assert request_reset(rig, "ada").ok
+    assert wait_until(lambda: rig.probe.estop[-1] is False)
+
+
+def test_trigger_reset_refused_by_default(rig: Rig) -> None:
+    client = rig.probe.node.create_client(Trigger, "safety/reset")
+    assert client.wait_for_service(timeout_sec=10.0)
+    future = client.call_async(Trigger.Request())
+    assert wait_until(future.done)
+    response = future.result()
+    assert response is not None and not response.success
+    assert "allow_trigger_reset" in response.message
+
+
+def test_heartbeat_at_least_50_hz(rig: Rig) -> None:
+    assert wait_until(lambda: len(rig.probe.beats) > 100)
+    beats = rig.probe.beats[-100:]
+    periods = [b - a for a, b in itertools.pairwise(beats)]
+    # Median, not max: a shared machine may stall a thread now and then.
+    assert statistics.median(periods) <= 1 / 50
