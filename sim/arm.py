@@ -16,7 +16,7 @@ from embodied_stack.robot import RobotProfile
 Array = npt.NDArray[np.float64]
 
 ARM_FORCE_SCALE = 3.0  # times the URDF effort limit: stiff tracking
-ARM_POSITION_GAIN = 0.6
+ARM_POSITION_GAIN = 1.0
 ARM_VELOCITY_GAIN = 1.0
 FINGER_SPEED = 0.1  # m/s per finger
 FINGER_FRICTION = 2.0
@@ -48,6 +48,7 @@ class Arm:
         self.finger_links = set(self.finger_joints)  # a joint's child link shares its index
         self._arm_forces = [ARM_FORCE_SCALE * float(infos[j][10]) for j in self.arm_joints]
         self.velocity_limits = [float(infos[j][11]) for j in self.arm_joints]
+        self._couple_fingers()
         for link in self.finger_links:
             pb.changeDynamics(
                 self.body,
@@ -57,6 +58,25 @@ class Arm:
                 frictionAnchor=True,
                 physicsClientId=client,
             )
+
+    def _couple_fingers(self) -> None:
+        """Mirror the two fingers, as the real gripper's mechanism does: without it
+        the squeezing pair drifts sideways and the object slides out of the hand."""
+        if len(self.finger_joints) != 2:
+            return
+        first, second = self.finger_joints
+        gear = pb.createConstraint(
+            self.body,
+            first,
+            self.body,
+            second,
+            jointType=pb.JOINT_GEAR,
+            jointAxis=[1, 0, 0],
+            parentFramePosition=[0, 0, 0],
+            childFramePosition=[0, 0, 0],
+            physicsClientId=self.client,
+        )
+        pb.changeConstraint(gear, gearRatio=-1, erp=0.1, maxForce=200, physicsClientId=self.client)
 
     def _link_index(self, name: str) -> int:
         for index, link in self.link_names.items():

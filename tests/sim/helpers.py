@@ -1,0 +1,74 @@
+"""Drive the real simulator directly (no motion stack): IK targets and timed moves."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pybullet as pb
+
+from embodied_stack.motion_types import JointTrajectoryCommand, TrajectoryPoint
+from embodied_stack.sim.world import SimWorld
+
+DOWN = pb.getQuaternionFromEuler([math.pi, 0.0, 0.0])  # gripper pointing down
+
+
+def ik(world: SimWorld, position: tuple[float, float, float] | np.ndarray) -> list[float]:
+    """Arm joint positions putting the TCP at position, pointing down (PyBullet IK)."""
+    robot, arm = world.robot, world.arm
+    n_extra = len(arm.finger_joints)
+    q = pb.calculateInverseKinematics(
+        arm.body,
+        arm.tcp_link,
+        [float(v) for v in position],
+        DOWN,
+        lowerLimits=[*robot.lower, *[0.0] * n_extra],
+        upperLimits=[*robot.upper, *[0.04] * n_extra],
+        jointRanges=[u - lo for lo, u in zip(robot.lower, robot.upper, strict=True)]
+        + [0.04] * n_extra,
+        restPoses=[*robot.home, *[0.04] * n_extra],
+        maxNumIterations=200,
+        residualThreshold=1e-5,
+        physicsClientId=world.client,
+    )
+    return [float(v) for v in q[: len(robot.joints)]]
+
+
+def smooth_command(
+    world: SimWorld, target: list[float], duration: float, samples: int = 10
+) -> JointTrajectoryCommand:
+    """A minimum-jerk move from the measured position, with velocities (Hermite)."""
+    start = np.array(world.joint_state().positions[: len(target)])
+    goal = np.array(target)
+    points = []
+    for i in range(1, samples + 1):
+        s = i / samples
+        blend = 10 * s**3 - 15 * s**4 + 6 * s**5
+        rate = (30 * s**2 - 60 * s**3 + 30 * s**4) / duration
+        points.append(
+            TrajectoryPoint(
+                positions=tuple(start + blend * (goal - start)),
+                time_from_start=s * duration,
+                velocities=tuple(rate * (goal - start)),
+            )
+        )
+    return JointTrajectoryCommand(joint_names=tuple(world.robot.joints), points=tuple(points))
+
+
+def move_tcp(
+    world: SimWorld, position: tuple[float, float, float] | np.ndarray, duration: float
+) -> None:
+    """Move the TCP to position (pointing down) in duration s, then settle 0.1 s."""
+    problems = world.command_trajectory(smooth_command(world, ik(world, position), duration))
+    assert not problems, problems
+    world.step(round((duration + 0.1) * world.physics_hz))
+
+
+def grasp(world: SimWorld, object_id: str, lift: float = 0.15) -> None:
+    """Pick an object from above by commanding the arm and the fingers directly."""
+    centre = np.array(world.ground_truth().objects[object_id].position)
+    move_tcp(world, centre + np.array([0.0, 0.0, 0.12]), 1.5)
+    move_tcp(world, centre, 1.0)
+    world.set_gripper(0.0)
+    world.step(120)
+    move_tcp(world, centre + np.array([0.0, 0.0, lift]), 1.0)
