@@ -1,0 +1,131 @@
+"""One audit log record: its canonical JSON line, its SHA-256 hash, and the log's files.
+
+A record's hash is SHA-256 over its canonical JSON without the `hash` field (sorted
+keys, no spaces, UTF-8 unescaped). The line on disk is the canonical JSON *with* the
+hash; since `hash` sorts right after `ai_generated`, removing `,"hash":"<64 hex>"` from
+a line gives back exactly the hashed text, so verification hashes the bytes on disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from embodied_stack.schemas import AuditEvent
+
+GENESIS_HASH = "0" * 64
+FILE_PREFIX = "audit-"
+FILE_SUFFIX = ".jsonl"
+_FILE_RE = re.compile(rf"^{FILE_PREFIX}(\d{{6}}){re.escape(FILE_SUFFIX)}$")
+_HASH_MARKER = b',"hash":"'
+_HEX_LEN = 64
+RECORD_KEYS = frozenset(
+    {
+        "seq",
+        "time",
+        "robot_id",
+        "actor",
+        "kind",
+        "model",
+        "ai_generated",
+        "payload",
+        "source",
+        "source_seq",
+        "prev_hash",
+        "hash",
+    }
+)
+
+
+class AuditRecord(BaseModel):
+    """One line of the audit log."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seq: int = Field(ge=0)
+    time: float
+    robot_id: str
+    actor: str
+    kind: str
+    model: dict[str, Any] | None = None
+    ai_generated: bool = False
+    payload: dict[str, Any] = Field(default_factory=dict)
+    source: str
+    source_seq: int | None = None
+    prev_hash: str
+    hash: str = ""
+
+
+def canonical_json(data: dict[str, Any]) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def seal(event: AuditEvent, *, seq: int, prev_hash: str) -> tuple[AuditRecord, bytes]:
+    """The chained record for an event and its line on disk (with the newline)."""
+    data = event.model_dump(mode="json")  # JSON-safe payload whatever the caller passed
+    body: dict[str, Any] = {
+        "seq": seq,
+        "time": data["stamp"],
+        "robot_id": data["robot_id"],
+        "actor": data["actor"],
+        "kind": data["kind"],
+        "model": data["model"],
+        "ai_generated": data["ai_generated"],
+        "payload": data["payload"],
+        "source": data["source"],
+        "source_seq": data["source_seq"],
+        "prev_hash": prev_hash,
+    }
+    digest = hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+    body["hash"] = digest
+    line = (canonical_json(body) + "\n").encode("utf-8")
+    return AuditRecord.model_validate(body), line
+
+
+def hashed_text(line: bytes) -> tuple[bytes, str] | None:
+    """Split a line (no newline) into the text that was hashed and the stored hash."""
+    at = line.find(_HASH_MARKER)
+    start = at + len(_HASH_MARKER)
+    end = start + _HEX_LEN
+    if at < 0 or line[end : end + 1] != b'"':
+        return None
+    return line[:at] + line[end + 1 :], line[start:end].decode("ascii", "replace")
+
+
+def line_hash(line: bytes) -> str:
+    return hashlib.sha256(line).hexdigest()
+
+
+def log_file_name(index: int) -> str:
+    return f"{FILE_PREFIX}{index:06d}{FILE_SUFFIX}"
+
+
+def file_index(path: Path) -> int | None:
+    match = _FILE_RE.match(path.name)
+    return int(match.group(1)) if match else None
+
+
+def log_files(log_dir: Path) -> list[Path]:
+    """The log's files in chain order."""
+    if not log_dir.is_dir():
+        return []
+    found = [(file_index(p), p) for p in log_dir.iterdir()]
+    return [p for i, p in sorted((i, p) for i, p in found if i is not None)]
+
+
+def resolve_files(path: Path) -> list[Path]:
+    """A log directory's files, or a single file on its own."""
+    return [path] if path.is_file() else log_files(path)
+
+
+def read_records(path: Path) -> Iterator[AuditRecord]:
+    """Complete records in log order (no checking: `verify` does that)."""
+    for file in resolve_files(path):
+        for line in file.read_bytes().split(b"\n")[:-1]:
+            yield AuditRecord.model_validate_json(line)
