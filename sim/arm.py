@@ -20,6 +20,9 @@ ARM_POSITION_GAIN = 1.0
 ARM_VELOCITY_GAIN = 1.0
 FINGER_SPEED = 0.1  # m/s per finger
 FINGER_FRICTION = 2.0
+# Bullet multiplies the two bodies' coefficients: with an object's 0.01 this resists
+# an object pivoting between the finger pads (about the contact normal).
+FINGER_SPINNING_FRICTION = 0.5
 
 
 class Arm:
@@ -54,7 +57,7 @@ class Arm:
                 self.body,
                 link,
                 lateralFriction=FINGER_FRICTION,
-                spinningFriction=0.01,
+                spinningFriction=FINGER_SPINNING_FRICTION,
                 frictionAnchor=True,
                 physicsClientId=client,
             )

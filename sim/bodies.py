@@ -160,8 +160,8 @@ def build_object(client: int, scene: Scene, obj: SceneObject) -> int:
         body,
         -1,
         lateralFriction=OBJECT_FRICTION,
-        spinningFriction=0.002,
-        rollingFriction=0.0005 if obj.kind is ObjectKind.BALL else 0.0001,
+        spinningFriction=0.01,
+        rollingFriction=0.002 if obj.kind is ObjectKind.BALL else 0.0001,
         restitution=0.0,
         physicsClientId=client,
     )
@@ -197,7 +197,10 @@ def build_table(client: int) -> tuple[int, int]:
         0.0,
     )
     for body in (table, floor):
-        pb.changeDynamics(body, -1, lateralFriction=0.8, physicsClientId=client)
+        # Rolling friction combines by product: the table's 1.0 lets balls rest.
+        pb.changeDynamics(
+            body, -1, lateralFriction=0.8, rollingFriction=1.0, physicsClientId=client
+        )
     return table, floor
 
 

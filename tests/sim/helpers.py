@@ -10,18 +10,19 @@ import pybullet as pb
 from embodied_stack.motion_types import JointTrajectoryCommand, TrajectoryPoint
 from embodied_stack.sim.world import SimWorld
 
-DOWN = pb.getQuaternionFromEuler([math.pi, 0.0, 0.0])  # gripper pointing down
 
-
-def ik(world: SimWorld, position: tuple[float, float, float] | np.ndarray) -> list[float]:
+def ik(
+    world: SimWorld, position: tuple[float, float, float] | np.ndarray, yaw: float = 0.0
+) -> list[float]:
     """Arm joint positions putting the TCP at position, pointing down (PyBullet IK)."""
+    down = pb.getQuaternionFromEuler([math.pi, 0.0, yaw])
     robot, arm = world.robot, world.arm
     n_extra = len(arm.finger_joints)
     q = pb.calculateInverseKinematics(
         arm.body,
         arm.tcp_link,
         [float(v) for v in position],
-        DOWN,
+        down,
         lowerLimits=[*robot.lower, *[0.0] * n_extra],
         upperLimits=[*robot.upper, *[0.04] * n_extra],
         jointRanges=[u - lo for lo, u in zip(robot.lower, robot.upper, strict=True)]
@@ -56,19 +57,26 @@ def smooth_command(
 
 
 def move_tcp(
-    world: SimWorld, position: tuple[float, float, float] | np.ndarray, duration: float
+    world: SimWorld,
+    position: tuple[float, float, float] | np.ndarray,
+    duration: float,
+    yaw: float = 0.0,
 ) -> None:
     """Move the TCP to position (pointing down) in duration s, then settle 0.1 s."""
-    problems = world.command_trajectory(smooth_command(world, ik(world, position), duration))
+    target = ik(world, position, yaw)
+    problems = world.command_trajectory(smooth_command(world, target, duration))
     assert not problems, problems
     world.step(round((duration + 0.1) * world.physics_hz))
 
 
 def grasp(world: SimWorld, object_id: str, lift: float = 0.15) -> None:
     """Pick an object from above by commanding the arm and the fingers directly."""
-    centre = np.array(world.ground_truth().objects[object_id].position)
-    move_tcp(world, centre + np.array([0.0, 0.0, 0.12]), 1.5)
-    move_tcp(world, centre, 1.0)
+    state = world.ground_truth().objects[object_id]
+    centre = np.array(state.position)
+    yaw = pb.getEulerFromQuaternion(state.orientation)[2]
+    yaw = math.remainder(yaw, math.pi / 2)  # a cube's faces repeat every quarter turn
+    move_tcp(world, centre + np.array([0.0, 0.0, 0.12]), 1.5, yaw)
+    move_tcp(world, centre, 1.0, yaw)
     world.set_gripper(0.0)
     world.step(120)
-    move_tcp(world, centre + np.array([0.0, 0.0, lift]), 1.0)
+    move_tcp(world, centre + np.array([0.0, 0.0, lift]), 1.0, yaw)
