@@ -43,9 +43,9 @@ def linear_depth(
     buffer: npt.NDArray[np.float32], near: float, far: float
 ) -> npt.NDArray[np.float32]:
     """OpenGL depth buffer [0, 1] to metric depth along the optical axis; 1 (nothing) is far."""
-    d = np.clip(buffer.astype(np.float64), 0.0, 1.0)
-    z = far * near / (far - (far - near) * d)
-    out: npt.NDArray[np.float32] = np.clip(z, near, far).astype(np.float32)
+    d = np.clip(buffer, 0.0, 1.0, dtype=np.float32)
+    z = np.float32(far * near) / (np.float32(far) - np.float32(far - near) * d)
+    out: npt.NDArray[np.float32] = np.clip(z, near, far, dtype=np.float32)
     return out
 
 
