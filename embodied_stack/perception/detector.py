@@ -1,0 +1,234 @@
+"""RGB-D object detection and localisation in the world frame, one frame at a time.
+
+Pipeline: check the frame; height of every pixel above the table from depth;
+tall structures (the arm, people) and the robot base set aside; the remaining
+pixels above the table split by colour class and depth jumps into connected
+blobs; each blob measured (shapes.py) and placed on its support (supports.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field
+
+from embodied_stack.camera import Intrinsics, deproject
+from embodied_stack.perception.colors import (
+    ACHROMATIC_CLASS,
+    CHROMATIC,
+    AchromaticThresholds,
+    pixel_classes,
+)
+from embodied_stack.perception.detection import Detection
+from embodied_stack.perception.footprint import FloatArray
+from embodied_stack.perception.inputs import check_frame
+from embodied_stack.perception.people import person_from_points
+from embodied_stack.perception.shapes import Blob, Measured, ShapeParams, measure
+from embodied_stack.perception.supports import resolve
+from embodied_stack.scene import Color
+
+BoolArray = npt.NDArray[np.bool_]
+Excluder = Callable[[FloatArray], BoolArray]  # world points (N, 3) -> True: not an object
+
+
+class DetectorConfig(BaseModel):
+    """Geometry and colour thresholds (metres, world frame)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_height: float = Field(default=0.0035, gt=0)  # above the table plane: not table
+    tall_z: float = Field(default=0.2, gt=0)  # higher: the arm or a person, not an object
+    base_xy: tuple[float, float] = (0.0, 0.0)  # robot base in the world
+    base_radius: float = Field(default=0.2, ge=0)  # the arm's own base and shoulder
+    arm_reach_radius: float = Field(default=0.3, ge=0)  # tall blobs reaching here: the arm
+    person_margin: float = Field(default=0.05, ge=0)  # around a person: not objects
+    depth_jump: float = Field(default=0.02, gt=0)  # neighbours further apart: separate
+    min_pixels: int = Field(default=12, ge=1)
+    min_person_pixels: int = Field(default=200, ge=1)
+    black_below: float = 0.5  # top-face value relative to the table's
+    white_above: float = 1.5
+    shape: ShapeParams = ShapeParams()
+
+
+class Detector:
+    """Detects objects in RGB-D frames of one camera with a fixed pose."""
+
+    def __init__(
+        self,
+        intrinsics: Intrinsics,
+        world_from_optical: FloatArray,
+        config: DetectorConfig | None = None,
+    ) -> None:
+        self.intr = intrinsics
+        self.pose = np.asarray(world_from_optical, dtype=np.float64)
+        self.config = config or DetectorConfig()
+        self.achromatic = AchromaticThresholds(self.config.black_below, self.config.white_above)
+        h, w = intrinsics.height, intrinsics.width
+        v, u = np.mgrid[0:h, 0:w].astype(np.float64)
+        rays = np.stack(
+            [
+                (u - intrinsics.cx) / intrinsics.fx,
+                (v - intrinsics.cy) / intrinsics.fy,
+                np.ones_like(u),
+            ],
+            axis=-1,
+        )
+        self._ray_z = (rays @ self.pose[2, :3]).astype(np.float32)  # world z per metre of depth
+        self._camera_xy = (float(self.pose[0, 3]), float(self.pose[1, 3]))
+
+    def detect(
+        self, rgb: object, depth: object, exclude: Excluder | None = None
+    ) -> list[Detection]:
+        """All objects and people in one frame; raises PerceptionInputError on bad input."""
+        rgb_ok, depth_ok = check_frame(rgb, depth, self.intr)
+        cfg = self.config
+        valid = np.isfinite(depth_ok) & (depth_ok > 0)
+        z = np.where(valid, np.float32(self.pose[2, 3]) + depth_ok * self._ray_z, np.float32(-1e3))
+        above = z > cfg.min_height
+        rows, cols = np.nonzero(above)
+        points = deproject(
+            cols.astype(np.float64),
+            rows.astype(np.float64),
+            depth_ok[rows, cols].astype(np.float64),
+            self.intr,
+            self.pose,
+        )
+        people, set_aside = self._people_and_arm(points, rows, cols, z.shape)
+        if exclude is not None and len(points):
+            set_aside |= exclude(points)
+        table_value = self._table_value(rgb_ok, z, valid)
+        blobs = self._blobs(rgb_ok, depth_ok, points, rows, cols, ~set_aside, table_value)
+        measured: list[Measured] = []
+        for blob in blobs:
+            measured += measure(blob, cfg.shape)
+        return resolve(measured, cfg.shape) + people
+
+    # ---- tall structures ------------------------------------------------------------------
+
+    def _people_and_arm(
+        self,
+        points: FloatArray,
+        rows: npt.NDArray[np.intp],
+        cols: npt.NDArray[np.intp],
+        shape: tuple[int, ...],
+    ) -> tuple[list[Detection], BoolArray]:
+        """People found, and the points that are not objects (arm, base, people)."""
+        cfg = self.config
+        base_dist = np.hypot(points[:, 0] - cfg.base_xy[0], points[:, 1] - cfg.base_xy[1])
+        set_aside = base_dist < cfg.base_radius
+        tall = points[:, 2] > cfg.tall_z
+        set_aside |= tall
+        if not np.any(tall):
+            return [], set_aside
+        image = np.zeros(shape, dtype=np.uint8)
+        image[rows[tall], cols[tall]] = 1
+        count, labels = cv2.connectedComponents(image, connectivity=8)
+        tall_labels = labels[rows[tall], cols[tall]]
+        tall_index = np.flatnonzero(tall)
+        people: list[Detection] = []
+        for label in range(1, count):
+            members = tall_index[tall_labels == label]
+            if len(members) < cfg.min_person_pixels:
+                continue
+            if base_dist[members].min() < cfg.arm_reach_radius:
+                continue  # the arm, reaching up from its base
+            person = person_from_points(points[members], self._camera_xy, _box(rows, cols, members))
+            people.append(person)
+            set_aside |= _near_person(points, person, cfg.person_margin)
+        return people, set_aside
+
+    # ---- colour blobs -------------------------------------------------------------------
+
+    def _table_value(
+        self, rgb: npt.NDArray[np.uint8], z: npt.NDArray[np.float32], valid: BoolArray
+    ) -> float:
+        """Median brightness of the table: the reference for white, gray and black."""
+        step = 4
+        sub_z, sub_valid = z[::step, ::step], valid[::step, ::step]
+        on_table = sub_valid & (np.abs(sub_z) < self.config.min_height)
+        if np.count_nonzero(on_table) < 50:
+            return 111.0
+        values = rgb[::step, ::step][on_table].max(axis=1)
+        return float(np.median(values))
+
+    def _blobs(
+        self,
+        rgb: npt.NDArray[np.uint8],
+        depth: npt.NDArray[np.float32],
+        points: FloatArray,
+        rows: npt.NDArray[np.intp],
+        cols: npt.NDArray[np.intp],
+        keep: BoolArray,
+        table_value: float,
+    ) -> list[Blob]:
+        if not np.any(keep):
+            return []
+        rows, cols, points = rows[keep], cols[keep], points[keep]
+        classes, values = pixel_classes(rgb[rows, cols])
+        v0, v1, u0, u1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+        label_image = np.full((v1 - v0, u1 - u0), 255, dtype=np.uint8)
+        label_image[rows - v0, cols - u0] = classes
+        cut = _far_side_of_jumps(depth[v0:v1, u0:u1], self.config.depth_jump)
+        label_image[cut] = 255
+        pitch_scale = 1.0 / self.intr.fy
+        blobs: list[Blob] = []
+        for cls in range(len(CHROMATIC) + 1):
+            mask = (label_image == cls).astype(np.uint8)
+            if np.count_nonzero(mask) < self.config.min_pixels:
+                continue
+            count, labels = cv2.connectedComponents(mask, connectivity=8)
+            member_labels = labels[rows - v0, cols - u0]
+            in_class = (classes == cls) & (member_labels > 0)
+            index = np.flatnonzero(in_class)
+            order = np.argsort(member_labels[index], kind="stable")
+            index = index[order]
+            bounds = np.searchsorted(member_labels[index], np.arange(1, count + 1))
+            for k in range(count - 1):
+                members = index[bounds[k] : bounds[k + 1]]
+                if len(members) < self.config.min_pixels:
+                    continue
+                pts = points[members]
+                color = self._color_of(cls, values[members], table_value)
+                pitch = float(np.median(depth[rows[members], cols[members]])) * pitch_scale
+                uv = np.stack([cols[members], rows[members]], axis=1).astype(np.int32)
+                blobs.append(Blob(pts, values[members], uv, color, pitch, self._camera_xy))
+        return blobs
+
+    def _color_of(self, cls: int, values: npt.NDArray[np.uint8], table_value: float) -> Color:
+        if cls != ACHROMATIC_CLASS:
+            return CHROMATIC[cls]
+        return self.achromatic.classify(float(np.percentile(values, 90)), table_value)
+
+
+def _far_side_of_jumps(depth: npt.NDArray[np.float32], jump: float) -> BoolArray:
+    """Pixels just behind a depth edge (the occluded side), so blobs split there."""
+    d = np.where(np.isfinite(depth), depth, np.float32(np.inf))
+    cut = np.zeros(d.shape, dtype=bool)
+    dx = d[:, 1:] - d[:, :-1]
+    cut[:, 1:] |= dx > jump
+    cut[:, :-1] |= dx < -jump
+    dy = d[1:, :] - d[:-1, :]
+    cut[1:, :] |= dy > jump
+    cut[:-1, :] |= dy < -jump
+    return cut
+
+
+def _box(
+    rows: npt.NDArray[np.intp], cols: npt.NDArray[np.intp], members: npt.NDArray[np.intp]
+) -> tuple[int, int, int, int]:
+    r, c = rows[members], cols[members]
+    return int(c.min()), int(r.min()), int(c.max()) + 1, int(r.max()) + 1
+
+
+def _near_person(points: FloatArray, person: Detection, margin: float) -> BoolArray:
+    c, s = np.cos(person.yaw), np.sin(person.yaw)
+    dx = points[:, 0] - person.position[0]
+    dy = points[:, 1] - person.position[1]
+    along, across = dx * c + dy * s, -dx * s + dy * c
+    inside: BoolArray = (np.abs(along) < person.size[0] / 2 + margin) & (
+        np.abs(across) < person.size[1] / 2 + margin
+    )
+    return inside

@@ -1,0 +1,219 @@
+"""Kind, footprint and heights of one segmented blob of points.
+
+Each blob is one colour region of the image above the table. Its kind comes
+from the footprint shape (long and thin: knife; large and low: container;
+square: cube; round with a flat top: cylinder; round and domed: ball), its
+pose from the faces that are really seen (a cube's top face, a ball's
+surface, a container's outline).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict
+
+from embodied_stack.perception.footprint import (
+    FloatArray,
+    Rect,
+    anchored_centre,
+    hull_fill,
+    min_area_rect,
+    sphere_fit,
+    wrap_quarter_turn,
+)
+from embodied_stack.scene import Color, ObjectKind
+
+
+class ShapeParams(BaseModel):
+    """Thresholds of the kind classifier, metres unless named otherwise."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    table_snap: float = 0.012  # lowest point below this: the blob stands on the table
+    top_band: float = 0.003  # points this close to the top belong to the top face
+    knife_max_width: float = 0.045
+    knife_min_aspect: float = 3.0
+    container_min_length: float = 0.09
+    container_min_width: float = 0.06
+    container_max_height: float = 0.06
+    rim_band: float = 0.015  # outline band of a container holding its walls
+    tray_min_depth: float = 0.008  # rim above inner floor: a tray, else a plate
+    inner_object_min_height: float = 0.01  # above a container's floor: an object in it
+    cube_min_fill: float = 0.88  # hull / rectangle area
+    cylinder_min_top_share: float = 0.3  # share of points on a flat top
+    min_points: int = 12
+    fit_max_rms: float = 0.002  # sphere or circle fits closer than this: round
+    square_face_min_ratio: float = 0.7  # a cube's top face seen whole is about square
+    square_tolerance: float = 0.01  # footprint sides closer than this: a square
+
+
+@dataclass
+class Blob:
+    """Points of one image region with their brightness and pixel coordinates."""
+
+    points: FloatArray  # (N, 3) world
+    values: npt.NDArray[np.uint8]  # (N,) HSV value
+    uv: npt.NDArray[np.int32]  # (N, 2)
+    color: Color | None
+    pitch: float  # m between neighbouring pixels on the surface
+    camera_xy: tuple[float, float] = (0.0, 0.0)
+
+    def subset(self, keep: npt.NDArray[np.bool_]) -> Blob:
+        return Blob(
+            self.points[keep],
+            self.values[keep],
+            self.uv[keep],
+            self.color,
+            self.pitch,
+            self.camera_xy,
+        )
+
+
+@dataclass
+class Measured:
+    """A blob's shape before supports are resolved (bottom still unknown)."""
+
+    kind: ObjectKind
+    color: Color | None
+    rect: Rect  # footprint; for cubes from the top face
+    top: float  # z of the highest face
+    low: float  # z of the lowest visible point
+    pixels: int
+    box: tuple[int, int, int, int]
+    radius: float = 0.0  # balls and cylinders
+    centre_z: float | None = None  # balls: fitted centre height
+    inner_floor: float | None = None  # containers: height objects rest at
+    confidence: float = 1.0
+    parts: list[Measured] = field(default_factory=list)
+
+
+def measure(blob: Blob, p: ShapeParams) -> list[Measured]:
+    """One blob to one or more measured objects (objects inside a container split off)."""
+    if len(blob.points) < p.min_points:
+        return []
+    xy = blob.points[:, :2]
+    rect = min_area_rect(xy, pad=blob.pitch)
+    z = blob.points[:, 2]
+    top, low = float(np.percentile(z, 99)), float(np.percentile(z, 1))
+    if rect.width < p.knife_max_width and rect.length >= p.knife_min_aspect * rect.width:
+        return [_measured(ObjectKind.KNIFE, blob, rect, top, low)]
+    if rect.length >= p.container_min_length and rect.width >= p.container_min_width:
+        found = _container(blob, rect, p)
+        if found:
+            return found
+    return [_compact(blob, rect, top, low, p)]
+
+
+def _measured(kind: ObjectKind, blob: Blob, rect: Rect, top: float, low: float) -> Measured:
+    u, v = blob.uv[:, 0], blob.uv[:, 1]
+    box = (int(u.min()), int(v.min()), int(u.max()) + 1, int(v.max()) + 1)
+    confidence = min(1.0, 0.5 + len(blob.points) / 200.0)
+    return Measured(kind, blob.color, rect, top, low, len(blob.points), box, confidence=confidence)
+
+
+def _container(blob: Blob, rect: Rect, p: ShapeParams) -> list[Measured]:
+    """A tray (rim above an inner floor) or a plate (a flat slab); objects inside split off."""
+    local = rect.local(blob.points[:, :2])
+    margin = np.minimum(rect.length / 2 - np.abs(local[:, 0]), rect.width / 2 - np.abs(local[:, 1]))
+    z = blob.points[:, 2]
+    rim = margin < p.rim_band
+    if np.count_nonzero(rim) < p.min_points:
+        return []
+    rim_top = float(np.percentile(z[rim], 95))
+    if rim_top > p.container_max_height:
+        return []
+    inner = ~rim
+    floor = float(np.median(z[inner])) if np.count_nonzero(inner) >= p.min_points else rim_top
+    raised = inner & (z > max(floor, rim_top) + p.inner_object_min_height)
+    kind = ObjectKind.TRAY if rim_top - floor > p.tray_min_depth else ObjectKind.PLATE
+    if rect.length - rect.width < p.square_tolerance:  # a square: yaw only up to quarter turns
+        rect = Rect(rect.cx, rect.cy, rect.length, rect.width, wrap_quarter_turn(rect.yaw))
+    shell = blob.subset(~raised)
+    out = _measured(kind, shell, rect, rim_top, float(np.percentile(shell.points[:, 2], 1)))
+    out.inner_floor = floor if kind is ObjectKind.TRAY else rim_top
+    found = [out]
+    if np.count_nonzero(raised) >= p.min_points:
+        found += measure(blob.subset(raised | (inner & (z > floor + p.top_band))), p)
+    return found
+
+
+def _compact(blob: Blob, rect: Rect, top: float, low: float, p: ShapeParams) -> Measured:
+    """Cube, cylinder or ball, told apart by footprint fill, a flat top, or a sphere fit.
+
+    A cube or cylinder with something on top shows only its sides: no flat top,
+    no sphere; the side walls in the table plane then say square or round.
+    """
+    xy = blob.points[:, :2]
+    on_top = blob.points[:, 2] > top - p.top_band
+    unpadded = Rect(rect.cx, rect.cy, rect.length - blob.pitch, rect.width - blob.pitch, rect.yaw)
+    if hull_fill(xy, unpadded) >= p.cube_min_fill:
+        return _cube(blob, rect, top, low, on_top, p)
+    if float(np.count_nonzero(on_top)) / len(xy) >= p.cylinder_min_top_share:
+        cx, cy = xy[on_top].mean(axis=0)
+        return _round(
+            ObjectKind.CYLINDER, blob, rect, top, low, (cx, cy, (rect.length + rect.width) / 4)
+        )
+    centre, radius, rms = sphere_fit(blob.points)
+    if rms < p.fit_max_rms and 0.3 * rect.length < radius < 0.7 * rect.length:
+        m = _round(
+            ObjectKind.BALL, blob, rect, top, float(centre[2]) - radius, (*centre[:2], radius)
+        )
+        m.centre_z = float(centre[2])
+        return m
+    circle, radius, rms = sphere_fit(xy)
+    if rms < p.fit_max_rms and radius < rect.length:
+        return _round(ObjectKind.CYLINDER, blob, rect, top, low, (*circle, radius))
+    return _cube(blob, rect, top, low, np.zeros_like(on_top), p)
+
+
+def _round(
+    kind: ObjectKind,
+    blob: Blob,
+    rect: Rect,
+    top: float,
+    low: float,
+    circle: tuple[float, float, float],
+) -> Measured:
+    cx, cy, radius = (float(v) for v in circle)
+    m = _measured(kind, blob, rect, top, low)
+    m.rect = Rect(cx, cy, 2 * radius, 2 * radius, 0.0)
+    m.radius = radius
+    return m
+
+
+def _cube(
+    blob: Blob, rect: Rect, top: float, low: float, on_top: npt.NDArray[np.bool_], p: ShapeParams
+) -> Measured:
+    """Centre and yaw from the top face; with the top hidden, from the side walls."""
+    m = _measured(ObjectKind.CUBE, blob, rect, top, low)
+    if np.count_nonzero(on_top) >= p.min_points:
+        face = blob.points[on_top, :2]
+        face_rect = min_area_rect(face, pad=blob.pitch)
+        if face_rect.width > p.square_face_min_ratio * face_rect.length:
+            cx, cy = face.mean(axis=0)
+            m.rect = Rect(float(cx), float(cy), face_rect.length, face_rect.length, face_rect.yaw)
+    else:
+        m.rect = _walls_square(blob.points[:, :2], rect, blob.camera_xy)
+    m.rect = Rect(m.rect.cx, m.rect.cy, m.rect.length, m.rect.width, wrap_quarter_turn(m.rect.yaw))
+    return m
+
+
+def _walls_square(xy: FloatArray, rect: Rect, camera_xy: tuple[float, float]) -> Rect:
+    """A square whose side walls facing the camera are the points: anchored on them."""
+    edge = rect.length
+    local = rect.local(xy)
+    cam = rect.local(np.array([camera_xy]))[0]
+    centre = [
+        anchored_centre(
+            float(local[:, k].min()), float(local[:, k].max()), edge, float(cam[k]), 0.004
+        )
+        for k in (0, 1)
+    ]
+    c, s = math.cos(rect.yaw), math.sin(rect.yaw)
+    x = rect.cx + centre[0] * c - centre[1] * s
+    y = rect.cy + centre[0] * s + centre[1] * c
+    return Rect(x, y, edge, edge, rect.yaw)

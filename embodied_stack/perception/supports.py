@@ -1,0 +1,70 @@
+"""What each object stands on, and the poses and sizes that follow from it.
+
+A blob's lowest visible point tells whether it stands on the table, on another
+object or inside a container; its bottom then fixes its height (a cube's edge,
+a cylinder's length) and the z of its centre.
+"""
+
+from __future__ import annotations
+
+from embodied_stack.perception.detection import Detection
+from embodied_stack.perception.shapes import Measured, ShapeParams
+from embodied_stack.scene import CONTAINERS, ObjectKind
+
+Support = tuple[float, str, int | None, bool]  # bottom z, support, index, inside
+
+
+def find_support(i: int, found: list[Measured], p: ShapeParams) -> Support:
+    m = found[i]
+    for j, c in enumerate(found):
+        if j == i or c.kind not in CONTAINERS or c.inner_floor is None:
+            continue
+        if c.rect.contains(m.rect.cx, m.rect.cy) and m.top > c.inner_floor + p.top_band:
+            return c.inner_floor, "object", j, True
+    if m.low < p.table_snap:
+        return 0.0, "table", None, False
+    below = [
+        j
+        for j, c in enumerate(found)
+        if j != i and c.top < m.low + p.table_snap and c.rect.contains(m.rect.cx, m.rect.cy)
+    ]
+    if not below:
+        return m.low, "unknown", None, False
+    j = max(below, key=lambda k: found[k].top)
+    return found[j].top, "object", j, False
+
+
+def to_detection(m: Measured, support: Support) -> Detection:
+    bottom, kind_of_support, index, inside = support
+    r = m.rect
+    height = max(m.top - bottom, 0.002)
+    size = (r.length, r.width, height)
+    yaw = r.yaw
+    z = bottom + height / 2
+    if m.kind is ObjectKind.CUBE:
+        edge = height
+        size, z = (edge, edge, edge), bottom + edge / 2
+    elif m.kind in (ObjectKind.CYLINDER, ObjectKind.BALL):
+        yaw = 0.0
+        diameter = 2 * m.radius
+        if m.kind is ObjectKind.BALL:
+            height = diameter
+            z = bottom + m.radius
+        size = (diameter, diameter, height)
+    return Detection(
+        kind=m.kind,
+        color=m.color,
+        position=(r.cx, r.cy, z),
+        yaw=yaw,
+        size=size,
+        support=kind_of_support,
+        support_index=index,
+        inside=inside,
+        confidence=m.confidence,
+        pixels=m.pixels,
+        box=m.box,
+    )
+
+
+def resolve(found: list[Measured], p: ShapeParams) -> list[Detection]:
+    return [to_detection(m, find_support(i, found, p)) for i, m in enumerate(found)]
