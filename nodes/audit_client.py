@@ -38,11 +38,10 @@ from embodied_stack.schemas import (
     AuditEventKind,
     ModelProvenance,
     Provenance,
-    from_json,
-    to_json,
 )
 
 from . import qos
+from .ros_conversions import json_from_ros, json_to_ros
 
 EVENTS_TOPIC = "audit/events"
 ACK_TOPIC = "audit/ack"
@@ -83,7 +82,7 @@ class _AckListener:
 
     def _receive(self, msg: String) -> None:
         try:
-            ack = from_json(AuditAck, msg.data)
+            ack = json_from_ros(AuditAck, msg)
         except SchemaError as exc:
             self.node.get_logger().error(f"malformed audit ack ignored: {exc}")
             return
@@ -192,7 +191,7 @@ class AuditClient:
         if self._backlog or not self._matched():
             self._backlog.append(event)
             return
-        self._pub.publish(String(data=to_json(event)))
+        self._pub.publish(json_to_ros(event))
 
     def _flush(self) -> None:
         with self._lock:
@@ -201,7 +200,7 @@ class AuditClient:
             events = list(self._backlog)
             self._backlog.clear()
             for event in events:
-                self._pub.publish(String(data=to_json(event)))
+                self._pub.publish(json_to_ros(event))
 
     def _ensure_listener(self) -> _AckListener:
         with self._lock:

@@ -1,0 +1,136 @@
+"""audit_node over DDS: events in, a verifiable chain on disk, head and acks out,
+drops detected, and no durable ack when the log cannot be written."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import rclpy
+from rclpy.context import Context
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from std_msgs.msg import String
+
+from embodied_stack.audit.log import verify
+from embodied_stack.audit.record import log_file_name, read_records
+from embodied_stack.nodes import qos
+from embodied_stack.nodes.audit_client import AuditClient
+from embodied_stack.nodes.audit_node import AuditNode
+from embodied_stack.nodes.ros_conversions import json_from_ros, json_to_ros
+from embodied_stack.schemas import AuditEvent, AuditHead, ModelProvenance
+
+pytestmark = pytest.mark.ros
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 15.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+@dataclass
+class Rig:
+    node: Node
+    client: AuditClient
+    raw: object  # a bare publisher on audit/events
+    heads: list[AuditHead] = field(default_factory=list)
+
+    def last_head(self) -> AuditHead | None:
+        return self.heads[-1] if self.heads else None
+
+
+@contextmanager
+def running(log_dir: Path | None) -> Iterator[Rig]:
+    """audit_node (unless log_dir is None) and a probe node on a private context."""
+    context = Context()
+    rclpy.init(context=context)
+    executor = MultiThreadedExecutor(context=context)
+    nodes: list[Node] = []
+    if log_dir is not None:
+        params = [Parameter("log_dir", value=str(log_dir)), Parameter("rotate_bytes", value=8192)]
+        nodes.append(AuditNode(context=context, parameter_overrides=params))
+    probe = Node("motion_node", context=context)
+    nodes.append(probe)
+    rig = Rig(
+        probe,
+        AuditClient(probe, "motion_node", "sim-panda-01", durable=True),
+        probe.create_publisher(String, "audit/events", qos.AUDIT),
+    )
+    probe.create_subscription(
+        String, "audit/head", lambda m: rig.heads.append(json_from_ros(AuditHead, m)), qos.LATCHED
+    )
+    for node in nodes:
+        executor.add_node(node)
+    thread = threading.Thread(target=executor.spin, daemon=True)
+    thread.start()
+    try:
+        yield rig
+    finally:
+        rig.client.close()
+        executor.shutdown(timeout_sec=5.0)
+        for node in nodes:
+            node.destroy_node()
+        rclpy.try_shutdown(context=context)
+        thread.join(timeout=5.0)
+
+
+def test_events_are_chained_acked_and_the_head_is_published(tmp_path: Path) -> None:
+    model = ModelProvenance(name="offline-grammar-1", endpoint="builtin")
+    with running(tmp_path) as rig:
+        for i in range(150):
+            rig.client.emit("plan", "planner_node", {"i": i}, model=model, ai_generated=True)
+        assert rig.client.emit_durable("motion_start", "alice", {"plan": "p1"}, timeout_s=10.0)
+        assert rig.client.last_error is None
+        # restart record + 150 + 1, all before the durable one's ack
+        assert wait_until(lambda: (h := rig.last_head()) is not None and h.length >= 152)
+    report = verify(tmp_path)
+    assert report.ok, report.summary()
+    assert len(report.files) > 1  # rotated with the chain carried over
+    head = rig.last_head()
+    assert head is not None and head.head_hash == report.head_hash and head.dropped == 0
+    mine = [r for r in read_records(tmp_path) if r.source == "motion_node"]
+    assert [r.source_seq for r in mine] == list(range(151))
+    assert mine[0].ai_generated and mine[0].model == model.model_dump()
+    assert mine[-1].kind == "motion_start" and mine[-1].actor == "alice"
+
+
+def test_dropped_events_are_detected_and_chained_as_a_gap(tmp_path: Path) -> None:
+    with running(tmp_path) as rig:
+        assert wait_until(lambda: rig.raw.get_subscription_count() > 0)  # type: ignore[attr-defined]
+        for seq in (0, 1, 5):
+            event = AuditEvent(
+                source="planner_node",
+                source_seq=seq,
+                kind="instruction",
+                actor="bob",
+                robot_id="sim-panda-01",
+            )
+            rig.raw.publish(json_to_ros(event))  # type: ignore[attr-defined]
+        assert wait_until(lambda: (h := rig.last_head()) is not None and h.dropped == 3)
+    gaps = [r for r in read_records(tmp_path) if r.kind == "gap"]
+    assert len(gaps) == 1
+    assert gaps[0].payload["from_source"] == "planner_node" and gaps[0].payload["missing"] == 3
+    assert verify(tmp_path).ok
+
+
+def test_full_disk_means_no_durable_ack(tmp_path: Path) -> None:
+    (tmp_path / log_file_name(1)).symlink_to("/dev/full")
+    with running(tmp_path) as rig:
+        assert not rig.client.emit_durable("motion_start", "alice", timeout_s=10.0)
+        assert "No space left on device" in (rig.client.last_error or "")
+
+
+def test_no_audit_node_means_no_durable_ack() -> None:
+    with running(None) as rig:
+        assert not rig.client.emit_durable("motion_start", "alice", timeout_s=0.5)
+        assert "not reachable" in (rig.client.last_error or "")
