@@ -1,0 +1,307 @@
+"""driver_bridge_node: the actuator-side guard in front of a real arm's controller.
+
+motion_node publishes `joint_trajectory_controller/joint_trajectory`; this node
+forwards each trajectory to the real controller (`controller_topic`, by default the
+robot profile's, e.g. ur_robot_driver's `scaled_joint_trajectory_controller/...`)
+only while the arm is clear to move and the trajectory passes the red lines.
+
+It holds the arm on its own (DESIGN.md §5), whatever motion_node does, when:
+`safety/estop` is true (or no e-stop state was ever received), `/fleet/estop` is
+true, the kill-switch heartbeat is older than `heartbeat_timeout_s` by the wall
+clock (none yet counts as stale), or the measured state breaks a red line.
+Holding = one trajectory to the current `joint_states` position (an empty one,
+the controller's own hold, before any state arrived), plus the driver's
+std_srvs/Trigger stop service when the profile names one. A refused trajectory
+or a measured breach also trips the stop (`safety/trip`) and is audited.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from typing import Any
+
+import rclpy
+from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor
+from rclpy.clock import Clock, ClockType
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Bool, Header, String
+from std_srvs.srv import Trigger
+from trajectory_msgs.msg import JointTrajectory
+
+from embodied_stack.motion_types import JointStateSample, JointTrajectoryCommand, TrajectoryPoint
+from embodied_stack.nodes import qos
+from embodied_stack.nodes.audit_client import AuditClient
+from embodied_stack.nodes.ros_conversions import (
+    joint_state_from_ros,
+    json_to_ros,
+    trajectory_from_ros,
+    trajectory_to_ros,
+)
+from embodied_stack.robot import RobotProfile, load_robot
+from embodied_stack.safety.redlines import load_redlines
+from embodied_stack.schemas import Trip, Violation
+
+NAME = "driver_bridge_node"
+INPUT_TOPIC = "joint_trajectory_controller/joint_trajectory"
+
+
+def _describe(text: str, *, low: float | None = None, high: float | None = None) -> Any:
+    if low is None or high is None:
+        return ParameterDescriptor(description=text)
+    span = FloatingPointRange(from_value=low, to_value=high, step=0.0)
+    return ParameterDescriptor(description=text, floating_point_range=[span])
+
+
+class RedLineGuard:
+    """What the bridge checks: every forwarded trajectory, and the measured state."""
+
+    def __init__(self, profile: RobotProfile, redlines_file: str) -> None:
+        self._profile = profile
+        self._joints = set(profile.joints)
+        self._lower = dict(zip(profile.joints, profile.lower, strict=True))
+        self._upper = dict(zip(profile.joints, profile.upper, strict=True))
+        self._redlines = load_redlines(redlines_file)
+
+    def check_trajectory(
+        self, cmd: JointTrajectoryCommand, current: tuple[float, ...] | None
+    ) -> list[Violation]:
+        unknown = [j for j in cmd.joint_names if j not in self._joints]
+        if unknown:
+            return [_violation("joint_names", f"unknown joints {unknown}", len(unknown), 0)]
+        problems = cmd.problems(self._lower, self._upper)
+        if problems:
+            where = "; ".join(problems[:3])
+            return [_violation("trajectory", where, len(problems), 0)]
+        return []
+
+    def check_state(self, sample: JointStateSample) -> Violation | None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+def _violation(rule: str, where: str, value: float, limit: float) -> Violation:
+    return Violation(rule=rule, where=where, value=value, limit=limit, source="driver_bridge")
+
+
+class DriverBridgeNode(Node):
+    def __init__(self, **node_kwargs: Any) -> None:
+        super().__init__(NAME, **node_kwargs)
+        self._declare_parameters()
+        p = self.get_parameter
+        self._profile: RobotProfile = load_robot(str(p("robot").value))
+        self._timeout_s = float(p("heartbeat_timeout_s").value)
+        self._hold_time_s = float(p("hold_time_s").value)
+        self._guard = RedLineGuard(self._profile, str(p("redlines").value))
+        self._lock = threading.Lock()
+        self._last_beat: float | None = None  # time.monotonic() of the last heartbeat
+        self._estop: bool | None = None  # None: never heard from the kill switch
+        self._fleet_stop = False
+        self._breach: str | None = None  # measured-state red line crossed
+        self._measured: JointStateSample | None = None
+        self._holding: str | None = "starting"  # why we hold; None = forwarding
+        self._hold_sent = False  # the current hold reached a controller subscriber
+
+        controller = str(p("controller_topic").value) or self._profile.controller.trajectory_topic
+        stop_service = str(p("stop_service").value) or self._profile.controller.stop_service
+        self._controller_pub = self.create_publisher(JointTrajectory, controller, qos.COMMAND)
+        self._trip_pub = self.create_publisher(String, "safety/trip", qos.COMMAND)
+        self._stop_client = self.create_client(Trigger, stop_service) if stop_service else None
+        self._audit = AuditClient(self, NAME, self._profile.name)
+        self.create_subscription(JointTrajectory, INPUT_TOPIC, self._on_trajectory, qos.COMMAND)
+        self.create_subscription(JointState, "joint_states", self._on_joint_states, qos.STATE)
+        self.create_subscription(Bool, "safety/estop", self._on_estop, qos.LATCHED)
+        fleet = str(p("fleet_topic").value)
+        self.create_subscription(Bool, fleet, self._on_fleet, qos.LATCHED)
+        self.create_subscription(
+            Header, "safety/heartbeat", self._on_heartbeat, qos.heartbeat(self._timeout_s)
+        )
+        # The watchdog runs on the steady clock: a stopped sim clock must not stop it.
+        period = 1.0 / float(p("watchdog_hz").value)
+        self.create_timer(period, self._watchdog, clock=Clock(clock_type=ClockType.STEADY_TIME))
+        self.get_logger().info(
+            f"guarding {self._profile.name}: {INPUT_TOPIC} -> {controller}"
+            f" (stop service: {stop_service or 'none'})"
+        )
+
+    def _declare_parameters(self) -> None:
+        specs: list[tuple[str, Any, ParameterDescriptor]] = [
+            ("robot", "panda", _describe("robot profile (global)")),
+            ("redlines", "redlines.yaml", _describe("red-line file (global)")),
+            ("heartbeat_timeout_s", 0.1, _describe("hold when the heartbeat is older (global)")),
+            ("controller_topic", "", _describe("real controller topic; empty = profile's")),
+            ("stop_service", "", _describe("driver's Trigger stop service; empty = profile's")),
+            ("fleet_topic", "/fleet/estop", _describe("fleet-wide stop (absolute name)")),
+            (
+                "hold_time_s",
+                0.1,
+                _describe("time_from_start of the hold point", low=0.0, high=2.0),
+            ),
+            ("watchdog_hz", 200.0, _describe("hold checks per second", low=10.0, high=2000.0)),
+        ]
+        for name, default, descriptor in specs:
+            self.declare_parameter(name, default, descriptor)
+
+    # ---- inputs -------------------------------------------------------------------------
+
+    def _on_heartbeat(self, _msg: Header) -> None:
+        with self._lock:
+            self._last_beat = time.monotonic()
+
+    def _on_estop(self, msg: Bool) -> None:
+        with self._lock:
+            self._estop = bool(msg.data)
+            if not msg.data:
+                self._breach = None  # an authorised reset clears a measured breach
+        self._watchdog()
+
+    def _on_fleet(self, msg: Bool) -> None:
+        with self._lock:
+            self._fleet_stop = bool(msg.data)
+        self._watchdog()
+
+    def _on_joint_states(self, msg: JointState) -> None:
+        try:
+            sample = joint_state_from_ros(msg)
+        except ValueError as exc:
+            self.get_logger().warning(f"ignoring malformed joint_states: {exc}")
+            return
+        violation = self._guard.check_state(sample)
+        with self._lock:
+            self._measured = sample
+        if violation is not None:
+            self._report(violation)
+        self._watchdog()
+
+    def _on_trajectory(self, msg: JointTrajectory) -> None:
+        cmd = trajectory_from_ros(msg)
+        reason = self._hold_reason()
+        if reason is not None:
+            self.get_logger().warning(f"not forwarded (holding: {reason})")
+            return
+        problems = self._guard.check_trajectory(cmd, self._current())
+        if problems:
+            for violation in problems:
+                self._report(violation)
+            return
+        self._controller_pub.publish(msg)
+
+    # ---- hold ---------------------------------------------------------------------------
+
+    def _hold_reason(self) -> str | None:
+        with self._lock:
+            if self._estop is None:
+                return "no e-stop state received yet"
+            if self._estop:
+                return "e-stop latched"
+            if self._fleet_stop:
+                return "fleet e-stop"
+            if self._last_beat is None:
+                return "no kill-switch heartbeat yet"
+            age = time.monotonic() - self._last_beat
+            if age > self._timeout_s:
+                limit_ms = self._timeout_s * 1000
+                return f"kill-switch heartbeat stale ({age * 1000:.0f} ms > {limit_ms:.0f} ms)"
+            return self._breach
+
+    def _watchdog(self) -> None:
+        reason = self._hold_reason()
+        with self._lock:
+            previous, self._holding = self._holding, reason
+            resend = reason is not None and not self._hold_sent
+        if reason is None:
+            if previous is not None:
+                self.get_logger().info(f"clear to move (was: {previous})")
+        elif previous is None:
+            self._hold(reason, call_stop=True)  # was moving: hold, and stop the driver
+        elif resend:
+            self._hold(reason, call_stop=False)  # start-up: the last forwarder may be gone
+
+    def _hold(self, reason: str, call_stop: bool) -> None:
+        matched = self._controller_pub.get_subscription_count() > 0
+        with self._lock:
+            self._hold_sent = matched
+        if call_stop or matched:
+            self.get_logger().warning(f"HOLD: {reason}")
+        self._controller_pub.publish(trajectory_to_ros(self._hold_command()))
+        if call_stop and self._stop_client is not None:
+            if self._stop_client.service_is_ready():
+                future = self._stop_client.call_async(Trigger.Request())
+                future.add_done_callback(self._on_stop_answer)
+            else:
+                self.get_logger().error(
+                    f"driver stop service {self._stop_client.srv_name} is not up"
+                )
+
+    def _on_stop_answer(self, future: Any) -> None:
+        answer = future.result()
+        if answer is None or not answer.success:
+            detail = answer.message if answer is not None else "no answer"
+            self.get_logger().error(f"driver stop service refused: {detail}")
+        else:
+            self.get_logger().info(f"driver stopped: {answer.message}")
+
+    def _hold_command(self) -> JointTrajectoryCommand:
+        """Stay at the measured position; an empty trajectory (controller hold) if unknown."""
+        joints = tuple(self._profile.joints)
+        current = self._current()
+        if current is None:
+            return JointTrajectoryCommand(joint_names=joints)
+        point = TrajectoryPoint(
+            positions=current,
+            velocities=tuple(0.0 for _ in joints),
+            time_from_start=max(self._hold_time_s, 1e-3),
+        )
+        return JointTrajectoryCommand(joint_names=joints, points=(point,))
+
+    def _current(self) -> tuple[float, ...] | None:
+        with self._lock:
+            sample = self._measured
+        if sample is None:
+            return None
+        by_name = sample.as_dict()
+        values = tuple(by_name.get(j, math.nan) for j in self._profile.joints)
+        return values if all(math.isfinite(v) for v in values) else None
+
+    def _report(self, violation: Violation) -> None:
+        text = violation.describe()
+        self.get_logger().error(f"red line: {text}")
+        with self._lock:
+            self._breach = f"red line: {text}"
+        self._trip_pub.publish(json_to_ros(Trip(who=NAME, why=text)))
+        self._audit.emit("violation", actor=NAME, payload=violation.model_dump(mode="json"))
+
+    @property
+    def holding(self) -> str | None:
+        """Why the arm is held (None while trajectories are forwarded)."""
+        with self._lock:
+            return self._holding
+
+    def destroy_node(self) -> None:
+        self._guard.close()
+        self._audit.close()
+        super().destroy_node()
+
+
+def main(args: list[str] | None = None) -> None:
+    rclpy.init(args=args)
+    node = DriverBridgeNode()
+    executor = MultiThreadedExecutor()
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,216 @@
+"""driver_bridge_node over DDS, with a test node playing the kill switch, motion_node
+and the real arm's driver (its trajectory controller, joint_states and stop service)."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import rclpy
+from builtin_interfaces.msg import Duration
+from rclpy.context import Context
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Bool, Header, String
+from std_srvs.srv import Trigger
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+
+from embodied_stack.nodes import qos
+from embodied_stack.nodes.driver_bridge_node import DriverBridgeNode
+from embodied_stack.robot import load_robot
+from embodied_stack.schemas import Trip, from_json
+
+pytestmark = pytest.mark.ros
+
+PROFILE = load_robot("ur5e")
+CONTROLLER = PROFILE.controller.trajectory_topic
+STOP_SERVICE = PROFILE.controller.stop_service or ""
+TIMEOUT_S = 0.1
+MEASURED = [0.1, -1.6, 1.5, -1.5, -1.57, 0.2]
+
+
+class FakeWorld(Node):
+    """Kill switch + motion_node + the arm's driver, as the bridge sees them."""
+
+    def __init__(self, context: Context) -> None:
+        super().__init__("fake_world", context=context)
+        self.lock = threading.Lock()
+        self.received: list[JointTrajectory] = []
+        self.trips: list[Trip] = []
+        self.stop_calls = 0
+        self.beating = False
+        self.estop_pub = self.create_publisher(Bool, "safety/estop", qos.LATCHED)
+        self.beat_pub = self.create_publisher(Header, "safety/heartbeat", qos.heartbeat(TIMEOUT_S))
+        self.motion_pub = self.create_publisher(
+            JointTrajectory, "joint_trajectory_controller/joint_trajectory", qos.COMMAND
+        )
+        self.state_pub = self.create_publisher(JointState, "joint_states", qos.STATE)
+        self.create_subscription(JointTrajectory, CONTROLLER, self._on_controller, qos.COMMAND)
+        self.create_subscription(String, "safety/trip", self._on_trip, qos.COMMAND)
+        self.create_service(Trigger, STOP_SERVICE, self._on_stop)
+        self.create_timer(0.01, self._tick)
+
+    def _tick(self) -> None:
+        if self.beating:
+            self.beat_pub.publish(Header(frame_id="fake_killswitch"))
+        msg = JointState(name=list(PROFILE.joints), position=list(MEASURED))
+        msg.velocity = [0.0] * len(MEASURED)
+        self.state_pub.publish(msg)
+
+    def _on_controller(self, msg: JointTrajectory) -> None:
+        with self.lock:
+            self.received.append(msg)
+
+    def _on_trip(self, msg: String) -> None:
+        with self.lock:
+            self.trips.append(from_json(Trip, msg.data))
+
+    def _on_stop(self, _req: Trigger.Request, res: Trigger.Response) -> Trigger.Response:
+        with self.lock:
+            self.stop_calls += 1
+        res.success, res.message = True, "Stopped"
+        return res
+
+    def clear_to_move(self) -> None:
+        self.estop_pub.publish(Bool(data=False))
+        self.beating = True
+
+    def take(self) -> list[JointTrajectory]:
+        with self.lock:
+            out, self.received = self.received, []
+        return out
+
+
+def trajectory(positions: list[float], t: float = 1.0) -> JointTrajectory:
+    msg = JointTrajectory(joint_names=list(PROFILE.joints))
+    point = JointTrajectoryPoint(positions=positions)
+    point.time_from_start = Duration(sec=int(t), nanosec=int((t % 1) * 1e9))
+    msg.points.append(point)
+    return msg
+
+
+def wait_for(condition: Callable[[], Any], timeout_s: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.01)
+    raise AssertionError(f"condition not met within {timeout_s} s")
+
+
+@pytest.fixture
+def rig() -> Iterator[tuple[DriverBridgeNode, FakeWorld]]:
+    context = Context()
+    rclpy.init(context=context)
+    bridge = DriverBridgeNode(
+        context=context,
+        parameter_overrides=[
+            Parameter("robot", value="ur5e"),
+            Parameter("heartbeat_timeout_s", value=TIMEOUT_S),
+        ],
+    )
+    world = FakeWorld(context)
+    executor = MultiThreadedExecutor(num_threads=4, context=context)
+    executor.add_node(bridge)
+    executor.add_node(world)
+    thread = threading.Thread(target=executor.spin, daemon=True)
+    thread.start()
+    try:
+        yield bridge, world
+    finally:
+        executor.shutdown(timeout_sec=2.0)
+        thread.join(timeout=5.0)
+        bridge.destroy_node()
+        world.destroy_node()
+        rclpy.try_shutdown(context=context)
+
+
+def forwarded(world: FakeWorld, msg: JointTrajectory) -> bool:
+    """Publish from "motion_node" until the controller gets it (discovery takes a moment)."""
+    world.motion_pub.publish(msg)
+    time.sleep(0.05)
+    return any(
+        list(m.points[0].positions) == list(msg.points[0].positions)
+        for m in world.take()
+        if m.points
+    )
+
+
+def test_holds_until_the_kill_switch_is_heard_then_forwards(rig: Any) -> None:
+    bridge, world = rig
+    # no e-stop state, no heartbeat: a hold goes out once the controller is matched
+    # (empty = the controller's own hold, when no joint_states arrived yet)
+    hold = wait_for(world.take)[0]
+    assert list(hold.joint_names) == list(PROFILE.joints)
+    if hold.points:
+        assert list(hold.points[0].positions) == pytest.approx(MEASURED)
+        assert list(hold.points[0].velocities) == [0.0] * 6
+    assert bridge.holding is not None
+    target = trajectory([0.0, -1.5, 1.4, -1.4, -1.5, 0.0])
+    world.motion_pub.publish(target)
+    time.sleep(0.3)
+    assert not [m for m in world.take() if m.points and m.points[0].positions[0] == 0.0]
+
+    world.clear_to_move()
+    wait_for(lambda: bridge.holding is None)
+    assert wait_for(lambda: forwarded(world, target))
+    assert world.stop_calls == 0  # nothing was moving at start-up
+
+
+def test_stale_heartbeat_holds_at_the_measured_position_and_stops_the_driver(rig: Any) -> None:
+    bridge, world = rig
+    world.clear_to_move()
+    wait_for(lambda: bridge.holding is None)
+    world.beating = False  # the kill-switch process dies
+    reason = wait_for(lambda: bridge.holding)
+    assert "heartbeat" in reason
+    hold = wait_for(lambda: [m for m in world.take() if m.points])[-1]
+    assert list(hold.joint_names) == list(PROFILE.joints)
+    assert list(hold.points[0].positions) == pytest.approx(MEASURED)
+    wait_for(lambda: world.stop_calls == 1)
+    # motion_node keeps sending: nothing reaches the controller while holding
+    world.motion_pub.publish(trajectory([0.0, -1.5, 1.4, -1.4, -1.5, 0.0]))
+    time.sleep(0.3)
+    assert not [m for m in world.take() if m.points and m.points[0].positions[0] == 0.0]
+
+
+def test_estop_holds_and_stops_the_driver(rig: Any) -> None:
+    bridge, world = rig
+    world.clear_to_move()
+    wait_for(lambda: bridge.holding is None)
+    world.estop_pub.publish(Bool(data=True))
+    assert wait_for(lambda: bridge.holding) == "e-stop latched"
+    wait_for(lambda: world.stop_calls == 1)
+    world.estop_pub.publish(Bool(data=False))  # reset: clear again, no motion by itself
+    wait_for(lambda: bridge.holding is None)
+    time.sleep(0.2)
+    assert not [m for m in world.take() if m.points and m.points[0].positions[0] == 0.0]
+
+
+@pytest.mark.parametrize(
+    ("positions", "words"),
+    [
+        ([0.0, -1.5, 3.5, -1.4, -1.5, 0.0], "elbow_joint"),  # elbow limit is +-pi
+        ([0.0, math.nan, 1.4, -1.4, -1.5, 0.0], "non-finite"),
+    ],
+)
+def test_refuses_out_of_limit_and_nan_trajectories_and_trips(
+    rig: Any, positions: list[float], words: str
+) -> None:
+    bridge, world = rig
+    world.clear_to_move()
+    wait_for(lambda: bridge.holding is None)
+    world.take()
+    bad = trajectory(positions)
+    trip = wait_for(lambda: (world.motion_pub.publish(bad), time.sleep(0.05), world.trips)[2])[0]
+    assert trip.who == "driver_bridge_node"
+    assert words in trip.why
+    assert not [m for m in world.take() if m.points and m.points[0].positions[0] == 0.0]
+    assert "red line" in (wait_for(lambda: bridge.holding) or "")
