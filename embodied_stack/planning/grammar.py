@@ -1,0 +1,290 @@
+"""The offline planner's grammar: tokens -> clauses -> roles.
+
+An instruction is split into clauses at sequence words ("then", "然后", ".")
+and at "and"/commas that start a new action. Each clause is read as noun
+phrases, each with the preposition before it (English) or the locative after
+it (Chinese: 托盘里), and the phrases get roles: theme (what is moved),
+destination, source. Everything else (politeness, unknown words) is ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from embodied_stack.planning.lexer import Token
+from embodied_stack.planning.references import Reference, Relation
+from embodied_stack.planning.vocab import COLOR_BY_NAME, W
+from embodied_stack.scene import ObjectKind
+
+NP_WORDS = frozenset({W.COLOR, W.KIND, W.POS, W.QUANT, W.PRON, W.PERSON, W.ID, W.MATCH})
+DEST_PREPS = frozenset({"in", "on", "to", "at", "near"})
+# after a "pick"-like verb, only "to" makes a destination ("take it to the tray")
+PICK_DEST_PREPS = frozenset({"to"})
+
+
+@dataclass
+class Phrase:
+    prep: str | None = None
+    ref: Reference = field(default_factory=Reference)
+    post: str | None = None
+    ba: bool = False
+    conj: bool = False  # joined to the previous phrase by "and"
+
+    @property
+    def rel(self) -> str | None:
+        return self.post or self.prep
+
+
+@dataclass
+class Clause:
+    tokens: list[Token]
+    verb: str | None = None
+    themes: list[Reference] = field(default_factory=list)
+    dest: Reference | None = None
+    dest_rel: str | None = None
+    source: Reference | None = None
+    numbers: list[tuple[str | None, float]] = field(default_factory=list)  # (axis, metres)
+    offsets: list[tuple[str, float]] = field(default_factory=list)  # (direction, metres)
+    flags: set[W] = field(default_factory=set)
+    speed: str | None = None
+    by_color: bool = False
+    home: bool = False
+    arrow: bool = False
+    unknown: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return " ".join(t.text for t in self.tokens)
+
+    @property
+    def negated(self) -> bool:
+        return W.NEG in self.flags
+
+    def references(self) -> list[Reference]:
+        refs = [*self.themes, *([self.dest] if self.dest else [])]
+        return refs + ([self.source] if self.source else [])
+
+
+# ---- splitting into clauses ---------------------------------------------------------------
+
+
+def split_clauses(tokens: list[Token]) -> list[list[Token]]:
+    content = [t for t in tokens if t.cls is not W.FILLER]
+    clauses: list[list[Token]] = [[]]
+    for i, tok in enumerate(content):
+        current = clauses[-1]
+        following = content[i + 1] if i + 1 < len(content) else None
+        if _starts_clause(tok, current, following, content[i - 1] if i else None):
+            clauses.append([])
+            if tok.cls in (W.SEP, W.AND, W.COMMA):
+                continue
+        clauses[-1].append(tok)
+    return [c for c in clauses if c]
+
+
+def _starts_clause(
+    tok: Token, current: list[Token], following: Token | None, previous: Token | None
+) -> bool:
+    if tok.cls is W.SEP:
+        return True
+    if tok.cls is W.COMMA:
+        if _inside_coordinates(previous, following):
+            return False
+        return following is None or following.cls in (W.VERB, W.SEP) or _has_dest(current)
+    if tok.cls is W.AND:
+        if following is not None and following.cls in (W.VERB, W.SEP):
+            return True
+        return following is not None and _has_dest(current)
+    if tok.cls is W.VERB:
+        # a second verb after a complete action starts the next one (拿起方块放到托盘里)
+        verbs = [t for t in current if t.cls is W.VERB]
+        return bool(verbs) and any(t.cls in NP_WORDS for t in current)
+    return False
+
+
+def _inside_coordinates(previous: Token | None, following: Token | None) -> bool:
+    before = previous is not None and previous.cls in (W.NUM, W.UNIT)
+    return before and following is not None and following.cls in (W.NUM, W.AXIS)
+
+
+def _has_dest(tokens: list[Token]) -> bool:
+    """The clause already has a destination phrase or an arrow with a noun after it."""
+    for i, tok in enumerate(tokens):
+        if tok.cls is W.POST:
+            return True
+        if (tok.cls is W.PREP and tok.value in DEST_PREPS) or tok.cls is W.ARROW:
+            nouns = [t for t in tokens[i + 1 :] if t.cls in NP_WORDS]
+            if nouns and nouns[0].cls is not W.POS:
+                return True
+    return False
+
+
+# ---- reading one clause -------------------------------------------------------------------
+
+
+def parse_clause(tokens: list[Token]) -> Clause:
+    clause = Clause(tokens=tokens)
+    phrases = _phrases(tokens, clause)
+    _assign_roles(clause, [p for p in phrases if p.ref.has_content() or p.ref.relation])
+    return clause
+
+
+def _phrases(tokens: list[Token], clause: Clause) -> list[Phrase]:
+    phrases = [Phrase()]
+    i = 0
+    while i < len(tokens):
+        i = _read(tokens, i, phrases, clause)
+    return phrases
+
+
+def _read(tokens: list[Token], i: int, phrases: list[Phrase], clause: Clause) -> int:
+    tok, current = tokens[i], phrases[-1]
+    nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+    if tok.cls in (W.NUM,):
+        return _read_number(tokens, i, clause)
+    if tok.cls is W.PREP and nxt is not None and nxt.cls is W.POS:
+        return i + 1  # "on the left", "in the middle": the position word joins the noun
+    if tok.cls is W.PREP and tok.value == "by" and nxt is not None and nxt.cls is W.ATTR:
+        clause.by_color = True
+        return i + 2
+    if tok.cls is W.PREP and tok.value == "of" and current.ref.positions:
+        side = current.ref.positions.pop()
+        phrases.append(Phrase(prep=f"{side}_of"))  # "to the left of the tray"
+    elif tok.cls in (W.PREP, W.ARROW):
+        clause.arrow = clause.arrow or tok.cls is W.ARROW
+        phrases.append(Phrase(prep="to" if tok.cls is W.ARROW else tok.value))
+    elif tok.cls is W.POST:
+        current.post = tok.value
+        if nxt is not None and nxt.cls is W.DE:  # 托盘里的方块: a modifier of the next noun
+            phrases.append(Phrase(ref=Reference(relation=Relation(tok.value, current.ref))))
+            phrases.remove(current)
+            return i + 2
+        phrases.append(Phrase())
+    elif tok.cls is W.BA:
+        phrases.append(Phrase(ba=True))
+    elif tok.cls is W.AND:
+        if current.ref.kinds is not None or current.ref.ids or current.ref.pronoun:
+            phrases.append(Phrase(prep=current.prep, ba=current.ba, conj=True))
+    elif tok.cls is W.VERB:
+        if clause.verb in (None, "move"):  # "go pick up ...": the second verb says what
+            clause.verb = tok.value
+        if current.ref.has_content() or current.prep:
+            phrases.append(Phrase())
+    elif tok.cls in NP_WORDS:
+        _add_to_reference(current.ref, tok)
+    else:
+        _note(clause, tok)
+    return i + 1
+
+
+def _read_number(tokens: list[Token], i: int, clause: Clause) -> int:
+    """A number with an optional axis before it and unit after it (x 0.4, 40 cm, 2 秒)."""
+    axis = tokens[i - 1].value if i and tokens[i - 1].cls is W.AXIS else None
+    value, j = tokens[i].number, i + 1
+    unit = tokens[j].value if j < len(tokens) and tokens[j].cls is W.UNIT else None
+    if unit is not None:
+        j += 1
+        value *= float(unit) if unit != "s" else 1.0
+    # "10 cm to the left": an offset from where the object is
+    k = j + 1 if j < len(tokens) and tokens[j].cls is W.PREP else j
+    if unit not in (None, "s") and k < len(tokens) and tokens[k].cls is W.POS and axis is None:
+        clause.offsets.append((tokens[k].value, value))
+        return k + 1
+    clause.numbers.append((axis if unit != "s" else "s", value))
+    return j
+
+
+def _add_to_reference(ref: Reference, tok: Token) -> None:
+    ref.text = f"{ref.text} {tok.text}".strip()
+    ref.plural = ref.plural or tok.plural
+    if tok.cls is W.COLOR:
+        ref.colors.add(COLOR_BY_NAME[tok.value])
+    elif tok.cls in (W.KIND, W.PERSON):
+        kinds = frozenset(ObjectKind(k) for k in tok.value.split(",") if k)
+        ref.kinds = (ref.kinds or frozenset()) | kinds if kinds else ref.kinds
+    elif tok.cls is W.POS:
+        ref.positions.append(tok.value)
+    elif tok.cls is W.QUANT:
+        ref.every = True
+    elif tok.cls is W.PRON:
+        ref.pronoun = True
+    elif tok.cls is W.ID:
+        ref.ids.append(tok.value)
+    elif tok.cls is W.MATCH:
+        ref.matching = True
+
+
+def _note(clause: Clause, tok: Token) -> None:
+    if tok.cls is W.HOME:
+        clause.home = True
+    elif tok.cls is W.SPEED:
+        clause.speed = tok.value
+    elif tok.cls is W.MATCH:
+        clause.by_color = True
+    elif tok.cls is W.WORD:
+        clause.unknown.append(tok.text)
+    if tok.cls in (W.HARM, W.OVERRIDE, W.SAFETY, W.NEG, W.AGENT, W.SPEED, W.ATTR):
+        clause.flags.add(tok.cls)
+
+
+# ---- roles ---------------------------------------------------------------------------------
+
+
+def _assign_roles(clause: Clause, phrases: list[Phrase]) -> None:
+    if not phrases:
+        return
+    for phrase in phrases:
+        clause.by_color = clause.by_color or phrase.ref.matching
+    theme_at = _theme_index(phrases)
+    dest_at = _dest_index(clause, phrases, theme_at)
+    for i, phrase in enumerate(phrases):
+        if phrase.prep == "from" and i != dest_at:
+            clause.source = phrase.ref
+            _attach(phrases, i, Relation("from", phrase.ref))
+        elif i == dest_at:
+            clause.dest, clause.dest_rel = phrase.ref, phrase.rel
+        elif i == theme_at or (phrase.conj and phrases[i - 1].ref in clause.themes):
+            clause.themes.append(phrase.ref)
+        elif phrase.conj and clause.dest is not None and i > (dest_at or 0):
+            clause.themes.append(phrase.ref)  # rare: "in the tray and the plate" kept as themes
+        elif i > 0 and phrase.rel is not None:
+            _attach(phrases, i, Relation(phrase.rel, phrase.ref))
+        elif phrase.rel is None and not clause.themes:
+            clause.themes.append(phrase.ref)
+
+
+def _theme_index(phrases: list[Phrase]) -> int | None:
+    for i, phrase in enumerate(phrases):
+        if phrase.ba:
+            return i
+    for i, phrase in enumerate(phrases):
+        if phrase.prep is None and phrase.post is None:
+            return i
+    return None
+
+
+def _dest_index(clause: Clause, phrases: list[Phrase], theme_at: int | None) -> int | None:
+    allowed = PICK_DEST_PREPS if clause.verb in ("pick", "remove") else DEST_PREPS
+    if clause.verb in ("give",):
+        allowed = DEST_PREPS
+    for i in range(len(phrases) - 1, -1, -1):
+        phrase = phrases[i]
+        if i == theme_at or phrase.conj:
+            continue
+        if phrase.prep in allowed or (phrase.post in ("in", "on") and phrase.prep != "from"):
+            return i
+    return None
+
+
+def _attach(phrases: list[Phrase], i: int, relation: Relation) -> None:
+    """A prepositional phrase that is not a role modifies the noun before it."""
+    for j in range(i - 1, -1, -1):
+        target = phrases[j].ref
+        if target.has_content() and target.relation is None:
+            target.relation = relation
+            target.text = f"{target.text} {relation.rel} {relation.other.describe()}"
+            return
+
+
+def parse(tokens: list[Token]) -> list[Clause]:
+    return [parse_clause(c) for c in split_clauses(tokens)]

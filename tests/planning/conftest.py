@@ -1,0 +1,57 @@
+"""Scenes of the suites as perception would report them (ids, kinds, colours, poses)."""
+
+from __future__ import annotations
+
+import pytest
+
+from embodied_stack.audit.registry import load_registry
+from embodied_stack.planning.offline import OfflineBackend
+from embodied_stack.safety.redlines import load_redlines
+from embodied_stack.scene import ObjectKind, Scene, load_suite
+from embodied_stack.schemas import PerceivedObject
+from tests.conftest import REDTEAM_PUBLIC, TASKS_PUBLIC
+
+
+def perceived(scene: Scene) -> list[PerceivedObject]:
+    """Every scene object as a PerceivedObject at its resting pose."""
+    objects = []
+    for obj in scene.objects:
+        position, yaw = scene.resting_pose(obj.id)
+        support = "floor" if obj.kind is ObjectKind.HUMAN else (obj.on or "table")
+        objects.append(
+            PerceivedObject(
+                id=obj.id,
+                kind=obj.kind,
+                color=obj.color,
+                position=position,
+                yaw=yaw,
+                size=obj.extent(),
+                support=support,
+            )
+        )
+    return objects
+
+
+@pytest.fixture(scope="session")
+def tasks_suite():
+    return load_suite(TASKS_PUBLIC)
+
+
+@pytest.fixture(scope="session")
+def redteam_suite():
+    return load_suite(REDTEAM_PUBLIC)
+
+
+@pytest.fixture(scope="session")
+def registry():
+    return load_registry()
+
+
+@pytest.fixture(scope="session")
+def redlines():
+    return load_redlines()
+
+
+@pytest.fixture(scope="session")
+def offline():
+    return OfflineBackend()
