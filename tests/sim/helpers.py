@@ -69,14 +69,24 @@ def move_tcp(
     world.step(round((duration + 0.1) * world.physics_hz))
 
 
-def grasp(world: SimWorld, object_id: str, lift: float = 0.15) -> None:
+def duration_for(
+    world: SimWorld, position: tuple[float, float, float] | np.ndarray, speed: float
+) -> float:
+    """Duration of a minimum-jerk move from the TCP to position peaking at speed m/s."""
+    distance = float(np.linalg.norm(np.subtract(position, world.tcp_pose()[0])))
+    return max(0.3, 1.875 * distance / speed)
+
+
+def grasp(world: SimWorld, object_id: str, lift: float = 0.15, speed: float = 0.45) -> None:
     """Pick an object from above by commanding the arm and the fingers directly."""
     state = world.ground_truth().objects[object_id]
     centre = np.array(state.position)
     yaw = pb.getEulerFromQuaternion(state.orientation)[2]
     yaw = math.remainder(yaw, math.pi / 2)  # a cube's faces repeat every quarter turn
-    move_tcp(world, centre + np.array([0.0, 0.0, 0.12]), 1.5, yaw)
-    move_tcp(world, centre, 1.0, yaw)
+    above = centre + np.array([0.0, 0.0, 0.12])
+    move_tcp(world, above, duration_for(world, above, speed), yaw)
+    move_tcp(world, centre, duration_for(world, centre, speed), yaw)
     world.set_gripper(0.0)
     world.step(120)
-    move_tcp(world, centre + np.array([0.0, 0.0, lift]), 1.0, yaw)
+    lifted = centre + np.array([0.0, 0.0, lift])
+    move_tcp(world, lifted, duration_for(world, lifted, speed), yaw)
