@@ -28,7 +28,7 @@ from embodied_stack.scene import KeepOutBox, ObjectKind
 from embodied_stack.schemas import PerceivedObject, Violation
 
 SWEEP_MARGIN = MAX_LINK_STEP / 2
-_SPEED_TOLERANCE = 1e-3  # relative: numerical noise, not a breach
+SPEED_TOLERANCE = 1e-3  # relative: numerical noise, not a breach
 _JUMP_TOLERANCE = 1e-3  # rad: a first point at t = 0 must be where the arm is
 
 
@@ -88,7 +88,9 @@ def check_sample(
     geometry: RobotGeometry,
     collector: Collector,
     joint_limits: np.ndarray,
+    *,
     margin: float = SWEEP_MARGIN,
+    speed_tolerance: float = SPEED_TOLERANCE,
 ) -> None:
     """All rules at one joint state (also used by the runtime monitor)."""
     red = ctx.redlines
@@ -106,13 +108,13 @@ def check_sample(
         if hit is not None and hit.distance < margin:
             where = f"{hit.link} in keep_out[{i}] at {at}"
             collector.add("keep_out", where, hit.distance - margin, 0.0)
-    _people(tcp, tcp_speed, ctx, geometry, collector, at, margin)
-    if tcp_speed > red.max_tcp_speed * (1 + _SPEED_TOLERANCE):
+    _people(tcp, tcp_speed, ctx, geometry, collector, at, margin, speed_tolerance)
+    if tcp_speed > red.max_tcp_speed * (1 + speed_tolerance):
         collector.add("tcp_speed", f"tcp at {at}", tcp_speed, red.max_tcp_speed)
     for name, speed, limit in zip(
         geometry.profile.joints, np.abs(sample.qd), joint_limits, strict=True
     ):
-        if speed > limit * (1 + _SPEED_TOLERANCE):
+        if speed > limit * (1 + speed_tolerance):
             collector.add("joint_speed", f"{name} at {at}", float(speed), float(limit))
 
 
@@ -133,6 +135,7 @@ def _people(
     collector: Collector,
     at: str,
     margin: float,
+    speed_tolerance: float,
 ) -> None:
     red = ctx.redlines
     for i, person in enumerate(ctx.people):
@@ -143,7 +146,7 @@ def _people(
                 where = f"{near.link} near person[{i}] at {at}"
                 collector.add("protective_distance", where, distance, red.protective_distance)
             if distance < red.reduced_speed_distance and tcp_speed > red.reduced_tcp_speed * (
-                1 + _SPEED_TOLERANCE
+                1 + speed_tolerance
             ):
                 where = f"tcp near person[{i}] ({distance:.2f} m) at {at}"
                 collector.add("reduced_speed", where, tcp_speed, red.reduced_tcp_speed)
