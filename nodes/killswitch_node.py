@@ -33,7 +33,7 @@ from embodied_stack.nodes import qos
 from embodied_stack.nodes.audit_client import AuditClient
 from embodied_stack.nodes.ros_conversions import json_to_ros, time_to_ros
 from embodied_stack.safety.estop import STARTUP, EstopLatch, ResetResult
-from embodied_stack.safety.reset_auth import Authorizer, RegistryAuthorizer
+from embodied_stack.safety.reset_auth import Authorizer, RegistryAuthorizer, reset_roles
 from embodied_stack.schemas import ResetOutcome, ResetRequest, Trip, from_json
 
 TRUSTED_LOCAL = "local-trigger"
@@ -54,6 +54,7 @@ class KillswitchNode(Node):
         self._inputs: list[EstopInput] = build_inputs(self._inputs_config())
         self._latch = EstopLatch(
             inputs=[i.name for i in self._inputs],
+            reset_roles=reset_roles(),
             require_reset_at_start=bool(self.get_parameter("require_reset_at_start").value),
         )
         self._published: tuple[bool, str] | None = None

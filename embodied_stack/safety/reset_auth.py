@@ -1,19 +1,18 @@
 """Who may reset the e-stop: an operator proven by their secret, with a role.
 
 std_srvs/Trigger carries no caller identity, so the kill switch accepts a reset
-only from a `ResetRequest` (operator + token) whose token verifies against the
-registry's argon2 hash; the role then decides (EstopLatch allows safety_officer).
+only from a `ResetRequest` (operator + token) whose token is the operator's
+password, verified against the registry's argon2 hash (embodied_stack.audit.registry);
+the role then decides (roles allowed the `reset` action: safety_officer).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-
-from embodied_stack.config import config_path, load_yaml
+from embodied_stack.audit.registry import ROLE_ACTIONS, Action, load_registry
+from embodied_stack.errors import ConfigError
 
 
 class Authorizer(Protocol):
@@ -22,37 +21,29 @@ class Authorizer(Protocol):
         ...
 
 
-class RegistryAuthorizer:
-    """Checks tokens against the operators of config/registry.yaml (argon2 hashes).
+def reset_roles() -> frozenset[str]:
+    """Roles the registry's role table allows to reset the e-stop."""
+    return frozenset(
+        role.value for role, actions in ROLE_ACTIONS.items() if Action.RESET in actions
+    )
 
-    Reads the file on every request, so an operator added or removed takes
-    effect without restarting the kill switch.
+
+class RegistryAuthorizer:
+    """Checks tokens against the registry's operators.
+
+    Reads the registry on every request, so an operator added or removed takes
+    effect without restarting the kill switch; an invalid registry authorises nobody.
     """
 
     def __init__(self, registry: str | Path = "registry.yaml") -> None:
-        self._path = config_path(str(registry))
-        self._hasher = PasswordHasher()
+        self._path = registry
+        self.last_error: str | None = None
 
     def role_of(self, operator: str, token: str) -> str | None:
-        entry = self._operators().get(operator)
-        if entry is None:
-            return None
-        digest = entry.get("password_hash") or entry.get("hash")
-        if not isinstance(digest, str):
-            return None
         try:
-            self._hasher.verify(digest, token)
-        except (VerificationError, InvalidHashError):
+            registry = load_registry(self._path)
+        except ConfigError as exc:
+            self.last_error = str(exc)
             return None
-        role = entry.get("role")
-        return role if isinstance(role, str) else None
-
-    def _operators(self) -> dict[str, dict[str, Any]]:
-        operators = load_yaml(self._path).get("operators") or []
-        if isinstance(operators, dict):  # {name: {role, password_hash}}
-            return {str(k): dict(v) for k, v in operators.items() if isinstance(v, dict)}
-        return {
-            str(op.get("name")): dict(op)
-            for op in operators
-            if isinstance(op, dict) and op.get("name")
-        }
+        found = registry.verify_password(operator, token)
+        return found.role.value if found is not None else None

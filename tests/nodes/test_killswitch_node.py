@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 import rclpy
-from argon2 import PasswordHasher
 from rclpy.context import Context
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
@@ -22,6 +21,7 @@ from rclpy.parameter import Parameter
 from std_msgs.msg import Bool, Header, String
 from std_srvs.srv import Trigger
 
+from embodied_stack.audit.registry import hash_password
 from embodied_stack.hardware.serial_estop import encode_line
 from embodied_stack.nodes import qos
 from embodied_stack.nodes.killswitch_node import KillswitchNode
@@ -66,9 +66,11 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
 
 
 def write_registry(path: Path) -> None:
-    digest = PasswordHasher().hash(SECRET)
+    digest = hash_password(SECRET)
     path.write_text(
         "robot_id: test-bot\n"
+        "owner: {organisation: Lab, responsible_person: Ada, contact: a@b.invalid}\n"
+        "models: [{name: offline-grammar-1, endpoint: builtin}]\n"
         "operators:\n"
         f"  - {{name: ada, role: safety_officer, password_hash: '{digest}'}}\n"
         f"  - {{name: bob, role: operator, password_hash: '{digest}'}}\n"
