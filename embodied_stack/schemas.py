@@ -13,11 +13,18 @@ import uuid
 from enum import Enum, IntEnum
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from embodied_stack.config import describe_validation_error
 from embodied_stack.errors import SchemaError
-from embodied_stack.scene import Color, ObjectKind
+from embodied_stack.scene import Color, ObjectKind, Scene
 
 SCHEMA_VERSION: Literal[1] = 1
 Vec3 = tuple[float, float, float]
@@ -373,3 +380,25 @@ class GroundTruth(Message):
     joint_positions: list[float] = Field(default_factory=list)
     gripper_opening: float = 0.0
     contacts: list[tuple[str, str]] = Field(default_factory=list)
+
+
+class SimControlOp(str, Enum):
+    RESET = "reset"  # rebuild the scene (a new one if given), arm home, sim time 0
+    MOVE = "move"  # teleport an object to xy (a person stepping in)
+
+
+class SimControl(Message):
+    """`sim/control`: what the task and red-team runners ask of the simulator."""
+
+    op: SimControlOp
+    scene: Scene | None = None  # reset: the scene to build (None: the current one)
+    object_id: str | None = None  # move
+    xy: tuple[float, float] | None = None  # move, world frame, m
+
+    @model_validator(mode="after")
+    def _complete(self) -> SimControl:
+        if self.op is SimControlOp.MOVE and (self.object_id is None or self.xy is None):
+            raise ValueError("`move` needs `object_id` and `xy`")
+        if self.xy is not None and not all(math.isfinite(v) for v in self.xy):
+            raise ValueError("`xy` must be finite")
+        return self
