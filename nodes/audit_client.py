@@ -188,19 +188,23 @@ class AuditClient:
 
     def _send_locked(self, event: AuditEvent) -> None:
         # Called with self._lock held, so events leave in source_seq order.
-        if self._backlog or not self._matched():
-            self._backlog.append(event)
-            return
-        self._pub.publish(json_to_ros(event))
+        self._backlog.append(event)
+        if self._matched():
+            self._publish_backlog_locked()
+        elif self._flush_timer.is_canceled():
+            self._flush_timer.reset()
+
+    def _publish_backlog_locked(self) -> None:
+        while self._backlog:
+            self._pub.publish(json_to_ros(self._backlog.popleft()))
 
     def _flush(self) -> None:
+        """Timer: publish what waited for audit_node to be matched, then sleep."""
         with self._lock:
-            if not self._backlog or not self._matched():
-                return
-            events = list(self._backlog)
-            self._backlog.clear()
-            for event in events:
-                self._pub.publish(json_to_ros(event))
+            if self._matched():
+                self._publish_backlog_locked()
+            if not self._backlog:
+                self._flush_timer.cancel()
 
     def _ensure_listener(self) -> _AckListener:
         with self._lock:

@@ -134,3 +134,17 @@ def test_no_audit_node_means_no_durable_ack() -> None:
     with running(None) as rig:
         assert not rig.client.emit_durable("motion_start", "alice", timeout_s=0.5)
         assert "not reachable" in (rig.client.last_error or "")
+
+
+def test_durable_emit_from_a_callback_on_the_shared_executor(tmp_path: Path) -> None:
+    """One-process mode: the waiting callback and audit_node share one executor."""
+    results: list[bool] = []
+    with running(tmp_path) as rig:
+
+        def act() -> None:
+            timer.cancel()
+            results.append(rig.client.emit_durable("motion_start", "alice", timeout_s=10.0))
+
+        timer = rig.node.create_timer(0.05, act)
+        assert wait_until(lambda: bool(results))
+    assert results == [True]
