@@ -1,0 +1,302 @@
+"""PlanExecutor: runs a validated plan, one segment at a time, driven by ticks.
+
+The node (or a benchmark, or a test) calls ``tick`` with the time, the measured
+joint state and the perceived objects, and sends the commands it returns. The
+whole plan is expanded on the predicted world before the first command, so a
+plan that cannot be done fails with the step and the reason before anything
+moves. Each step is expanded again, on fresh perception, when it starts. Every
+segment's result is checked (the arm reached its goal, the fingers stopped on
+the object); the first failure ends the plan, and nothing resumes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from embodied_stack.control.context import SkillContext
+from embodied_stack.control.hermite import Knots
+from embodied_stack.control.kinematics import Array
+from embodied_stack.control.segments import (
+    CheckSegment,
+    GripperSegment,
+    Segment,
+    TrajectorySegment,
+    WaitSegment,
+)
+from embodied_stack.control.skills import SkillError, expand_step, step_label, validate_plan
+from embodied_stack.control.trajectory import knots_of
+from embodied_stack.control.world import WorldModel, arm_positions, gripper_opening
+from embodied_stack.motion_types import JointStateSample, JointTrajectoryCommand
+from embodied_stack.schemas import MotionState, MotionStatus, PerceivedObject, Plan
+
+
+@dataclass(frozen=True)
+class SendTrajectory:
+    command: JointTrajectoryCommand
+    label: str
+
+
+@dataclass(frozen=True)
+class SendGripper:
+    opening: float  # m
+
+
+Command = SendTrajectory | SendGripper
+
+
+@dataclass(frozen=True)
+class GateInfo:
+    """What the red-line gate needs to judge a trajectory before it is sent."""
+
+    step_index: int
+    label: str  # e.g. "step 2 (place): lower to release"
+    start: tuple[float, ...]  # planned start (the follower's setpoint), profile order
+    objects: tuple[PerceivedObject, ...]
+    holding: str | None
+
+
+# The one place a trajectory is judged before it is sent: returns the reasons it must not be.
+TrajectoryGate = Callable[[JointTrajectoryCommand, GateInfo], list[str]]
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    reach: float = 0.02  # rad: the arm has reached a trajectory's end
+    tracking: float = 0.15  # rad: measured off the commanded path by more = a collision
+    settle_s: float = 2.0  # s allowed after a trajectory's end to reach it
+    gripper_min_s: float = 0.25
+    gripper_max_s: float = 2.0
+    gripper_still: float = 2e-4  # m per 0.1 s: the fingers have stopped
+    closed: float = 0.003  # m: at or below this the fingers closed on nothing
+
+
+class PlanExecutor:
+    """Executes one plan against measured state; never restarts after a failure or abort."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        world: WorldModel,
+        ctx: SkillContext,
+        *,
+        gate: TrajectoryGate | None = None,
+        tolerances: Tolerances | None = None,
+    ) -> None:
+        self.plan = plan
+        self.ctx = ctx
+        self.gate = gate
+        self.tol = tolerances or Tolerances()
+        self.world = world
+        self.setpoint: Array = np.array(world.joints, dtype=float)
+        self.state = MotionState.EXECUTING
+        self.error: str | None = None
+        self.step_index = 0
+        self._segments: list[Segment] | None = None
+        self._after: WorldModel | None = None
+        self._seg = 0
+        self._seg_start: float | None = None
+        self._knots: Knots | None = None
+        self._finger_log: list[tuple[float, float]] = []
+        self._measured_opening: float | None = None
+        self._moved = False  # a trajectory or gripper command went out
+        _, error = validate_plan(plan.steps, world, ctx)
+        if error is not None:
+            self._finish(MotionState.FAILED, f"rejected before moving: {error}")
+        elif not plan.steps:
+            self._finish(MotionState.DONE, None)
+
+    # ---- public -----------------------------------------------------------------------
+
+    @property
+    def finished(self) -> bool:
+        return self.state is not MotionState.EXECUTING
+
+    def tick(
+        self, now: float, joints: JointStateSample, objects: list[PerceivedObject]
+    ) -> list[Command]:
+        """Advance as far as the measured state allows; returns commands to send now."""
+        if self.finished:
+            return []
+        try:
+            measured = arm_positions(joints, self.ctx.profile)
+        except KeyError as exc:
+            return self._fail(f"{exc.args[0]}")
+        self._measured_opening = gripper_opening(joints, self.ctx.profile)
+        if self._measured_opening is not None:
+            self._finger_log = [*self._finger_log[-50:], (now, self._measured_opening)]
+        self.world = _merge_objects(self.world, objects)
+        commands: list[Command] = []
+        while not self.finished:
+            if self._segments is None and not self._begin_step():
+                break
+            assert self._segments is not None
+            if self._seg >= len(self._segments):
+                self._end_step()
+                continue
+            segment = self._segments[self._seg]
+            if self._seg_start is None:
+                commands += self._start(segment, now)
+                if self.finished:
+                    break
+            if not self._segment_done(segment, now, measured):
+                break
+            self._seg += 1
+            self._seg_start = None
+        if self.state is MotionState.FAILED and self._moved:
+            commands.append(self._hold())  # stop where it is, whatever was under way
+        return commands
+
+    def abort(self, reason: str) -> list[Command]:
+        """Stop for good: a hold (an empty trajectory) to send at once."""
+        if not self.finished:
+            self._finish(MotionState.ABORTED, reason)
+        return [self._hold()]
+
+    def _hold(self) -> SendTrajectory:
+        return SendTrajectory(JointTrajectoryCommand(tuple(self.ctx.profile.joints)), "hold")
+
+    def status(self, stamp: float = 0.0) -> MotionStatus:
+        index = min(self.step_index, len(self.plan.steps) - 1) if self.plan.steps else None
+        return MotionStatus(
+            plan_id=self.plan.plan_id,
+            state=self.state,
+            step_index=index,
+            step_count=len(self.plan.steps),
+            skill=self.plan.steps[index].skill if index is not None else None,
+            error=self.error,
+            stamp=stamp,
+        )
+
+    # ---- steps ------------------------------------------------------------------------
+
+    def _label(self) -> str:
+        return step_label(self.step_index, self.plan.steps[self.step_index])
+
+    def _begin_step(self) -> bool:
+        world = replace(self.world, joints=self.setpoint)
+        try:
+            expansion = expand_step(self.plan.steps[self.step_index], world, self.ctx)
+        except SkillError as exc:
+            self._fail(f"{self._label()}: {exc}")
+            return False
+        self._segments, self._after, self._seg = expansion.segments, expansion.world, 0
+        return True
+
+    def _end_step(self) -> None:
+        assert self._after is not None
+        self.world = replace(self._after, joints=self.setpoint)
+        self._segments, self._after = None, None
+        self.step_index += 1
+        if self.step_index >= len(self.plan.steps):
+            self.step_index = len(self.plan.steps) - 1
+            self._finish(MotionState.DONE, None)
+
+    # ---- segments ---------------------------------------------------------------------
+
+    def _start(self, segment: Segment, now: float) -> list[Command]:
+        self._seg_start = now
+        if isinstance(segment, TrajectorySegment):
+            reasons = self._gate(segment)
+            if reasons:
+                return self._fail(f"{self._label()}: {segment.label}: " + "; ".join(reasons))
+            self._knots = knots_of(segment.command, segment.start)
+            self.setpoint = np.array(segment.end, dtype=float)
+            self._moved = True
+            return [SendTrajectory(segment.command, f"{self._label()}: {segment.label}")]
+        if isinstance(segment, GripperSegment):
+            self.world = replace(self.world, gripper_opening=segment.opening)
+            self._moved = True
+            return [SendGripper(segment.opening)]
+        return []
+
+    def _gate(self, segment: TrajectorySegment) -> list[str]:
+        if self.gate is None:
+            return []
+        info = GateInfo(
+            step_index=self.step_index,
+            label=f"{self._label()}: {segment.label}",
+            start=tuple(float(v) for v in segment.start),
+            objects=tuple(self.world.objects.values()),
+            holding=self.world.held,
+        )
+        return self.gate(segment.command, info)
+
+    def _segment_done(self, segment: Segment, now: float, measured: Array) -> bool:
+        assert self._seg_start is not None
+        elapsed = now - self._seg_start
+        if isinstance(segment, TrajectorySegment):
+            return self._trajectory_done(segment, elapsed, measured)
+        if isinstance(segment, GripperSegment):
+            return self._gripper_done(elapsed, now)
+        if isinstance(segment, WaitSegment):
+            return elapsed >= segment.seconds
+        return self._check(segment)
+
+    def _trajectory_done(self, segment: TrajectorySegment, elapsed: float, q: Array) -> bool:
+        assert self._knots is not None
+        expected = self._knots.sample(np.array([elapsed]))[0][0]
+        off = np.abs(q - expected)
+        worst = int(np.argmax(off))
+        if off[worst] > self.tol.tracking:
+            joint = self.ctx.profile.joints[worst]
+            self._fail(
+                f"{self._label()}: {segment.label}: {joint} is {off[worst]:.3f} rad off the "
+                f"commanded path (limit {self.tol.tracking:.2f}): blocked or collided"
+            )
+            return False
+        duration = segment.command.duration
+        if elapsed < duration:
+            return False
+        miss = float(np.max(np.abs(q - segment.end)))
+        if miss <= self.tol.reach:
+            return True
+        if elapsed > duration + self.tol.settle_s:
+            self._fail(
+                f"{self._label()}: {segment.label}: the arm stopped {miss:.3f} rad from its goal "
+                f"(tolerance {self.tol.reach:.3f})"
+            )
+        return False
+
+    def _gripper_done(self, elapsed: float, now: float) -> bool:
+        if elapsed < self.tol.gripper_min_s:
+            return False
+        if elapsed >= self.tol.gripper_max_s or self._measured_opening is None:
+            return self._measured_opening is not None or elapsed >= 1.0
+        earlier = [o for t, o in self._finger_log if t <= now - 0.1]
+        return bool(earlier) and abs(earlier[-1] - self._measured_opening) < self.tol.gripper_still
+
+    def _check(self, segment: CheckSegment) -> bool:
+        opening = self._measured_opening
+        if opening is None:
+            self._fail(f"{self._label()}: cannot verify the grasp: no finger joints measured")
+            return False
+        max_opening = self.ctx.profile.gripper.max_opening
+        low = max(self.tol.closed, 0.4 * segment.expected_width)
+        if low < opening < max_opening - self.tol.closed:
+            return True
+        self._fail(
+            f"{self._label()}: grasp of {segment.object_id} failed: the fingers are at "
+            f"{opening * 1000:.1f} mm (expected about {segment.expected_width * 1000:.0f} mm)"
+        )
+        return False
+
+    # ---- ending -----------------------------------------------------------------------
+
+    def _fail(self, reason: str) -> list[Command]:
+        self._finish(MotionState.FAILED, reason)
+        return []
+
+    def _finish(self, state: MotionState, error: str | None) -> None:
+        self.state = state
+        self.error = error
+
+
+def _merge_objects(world: WorldModel, objects: list[PerceivedObject]) -> WorldModel:
+    """Fresh perception over what we knew; the held object stays our own account."""
+    merged = {**world.objects, **{o.id: o for o in objects}}
+    if world.held is not None and world.held in world.objects:
+        merged[world.held] = world.objects[world.held]
+    return replace(world, objects=merged)

@@ -1,0 +1,46 @@
+"""What a skill expands into: trajectories, gripper moves, waits and checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from embodied_stack.control.kinematics import Array
+from embodied_stack.motion_types import JointTrajectoryCommand
+
+
+@dataclass(frozen=True)
+class TrajectorySegment:
+    """Follow `command` from rest at `start` to rest at `end`."""
+
+    label: str  # e.g. "descend to grasp"
+    command: JointTrajectoryCommand
+    start: Array
+    end: Array
+
+
+@dataclass(frozen=True)
+class GripperSegment:
+    label: str
+    opening: float  # m; 0 closes (squeezing at the gripper's force limit)
+
+
+@dataclass(frozen=True)
+class WaitSegment:
+    label: str
+    seconds: float
+
+
+class CheckKind(str, Enum):
+    HOLDING = "holding"  # the fingers stopped on the object: neither closed nor open
+
+
+@dataclass(frozen=True)
+class CheckSegment:
+    label: str
+    kind: CheckKind
+    object_id: str
+    expected_width: float  # m, what the fingers should close on
+
+
+Segment = TrajectorySegment | GripperSegment | WaitSegment | CheckSegment
