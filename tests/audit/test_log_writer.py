@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -70,14 +73,46 @@ def test_unusable_log_dir_fails_to_open_with_a_clear_error(tmp_path: Path) -> No
         AuditLog(blocker / "audit", robot_id="robot-t")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
+READ_ONLY_PROBE = """
+import sys
+from embodied_stack.audit.emitter import AuditEmitter
+from embodied_stack.audit.log import AuditLog, AuditLogError
+try:
+    log = AuditLog(sys.argv[1], robot_id="robot-t")
+    log.append(AuditEmitter(source="m", robot_id="robot-t").make("motion_start", "alice"))
+except AuditLogError as exc:
+    print(exc)
+    sys.exit(3)
+"""
+
+
+def _run_on_read_only_dir(log_dir: Path) -> subprocess.CompletedProcess[str]:
+    """Run the probe with log_dir read-only: by permissions, or (root ignores those) by
+    a read-only bind mount in a private mount namespace."""
+    probe = [sys.executable, "-c", READ_ONLY_PROBE, str(log_dir)]
+    if os.geteuid() != 0:
+        log_dir.chmod(0o555)
+        try:
+            return subprocess.run(probe, capture_output=True, text=True, timeout=60)
+        finally:
+            log_dir.chmod(0o755)
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        pytest.skip("no unshare(1) for a read-only mount")
+    script = 'mount --bind "$1" "$1" && mount -o remount,ro,bind "$1" "$1" && shift && exec "$@"'
+    cmd = [unshare, "-m", "sh", "-c", script, "sh", str(log_dir), *probe]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    if "mount" in result.stderr:
+        pytest.skip(f"cannot make a read-only mount here: {result.stderr.strip()}")
+    return result
+
+
 def test_read_only_log_dir_fails_with_a_clear_error(tmp_path: Path) -> None:
-    tmp_path.chmod(0o555)
-    try:
-        with pytest.raises(AuditLogError, match="Permission denied"):
-            AuditLog(tmp_path, robot_id="robot-t")
-    finally:
-        tmp_path.chmod(0o755)
+    write_log(tmp_path, 2)
+    result = _run_on_read_only_dir(tmp_path)
+    assert result.returncode == 3, result.stderr
+    assert "Read-only file system" in result.stdout or "Permission denied" in result.stdout
+    assert verify(tmp_path).records == 2
 
 
 def test_a_corrupt_last_record_stops_the_writer(tmp_path: Path) -> None:
