@@ -205,7 +205,7 @@ class Detector:
 
 def _far_side_of_jumps(depth: npt.NDArray[np.float32], jump: float) -> BoolArray:
     """Pixels just behind a depth edge (the occluded side), so blobs split there."""
-    d = np.where(np.isfinite(depth), depth, np.float32(np.inf))
+    d = np.where(np.isfinite(depth) & (depth > 0), depth, np.float32(1e3))
     cut = np.zeros(d.shape, dtype=bool)
     dx = d[:, 1:] - d[:, :-1]
     cut[:, 1:] |= dx > jump

@@ -43,7 +43,7 @@ class ShapeParams(BaseModel):
     rim_band: float = 0.015  # outline band of a container holding its walls
     tray_min_depth: float = 0.008  # rim above inner floor: a tray, else a plate
     inner_object_min_height: float = 0.01  # above a container's floor: an object in it
-    cube_min_fill: float = 0.88  # hull / rectangle area
+    cube_min_fill: float = 0.86  # hull / rectangle area (discs: ~0.8)
     cylinder_min_top_share: float = 0.3  # share of points on a flat top
     min_points: int = 12
     fit_max_rms: float = 0.002  # sphere or circle fits closer than this: round

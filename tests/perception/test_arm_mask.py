@@ -1,0 +1,55 @@
+"""The arm reaching over the table is not an object; what it hides stays known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pybullet as pb
+import pytest
+
+from embodied_stack.control.ik import IkSolver
+from embodied_stack.control.kinematics import Chain
+from embodied_stack.perception.arm_mask import ArmModel
+from embodied_stack.perception.evaluate import false_positives, match_scene
+from embodied_stack.robot import load_robot
+from embodied_stack.sim.world import SimWorld
+from tests.perception.helpers import CAMERA, detector, suite_scene
+
+
+def _pose_arm(world: SimWorld, names: list[str], q: np.ndarray) -> None:
+    """Teleport the simulated arm (test set-up only)."""
+    index = {
+        pb.getJointInfo(world.arm.body, j, physicsClientId=world.client)[1].decode(): j
+        for j in range(pb.getNumJoints(world.arm.body, physicsClientId=world.client))
+    }
+    for name, value in zip(names, q, strict=True):
+        pb.resetJointState(world.arm.body, index[name], float(value), physicsClientId=world.client)
+
+
+@pytest.mark.parametrize("tcp", [(0.5, -0.15, 0.10), (0.45, 0.10, 0.06), (0.6, 0.25, 0.12)])
+def test_arm_over_objects_is_masked_by_its_joint_state(tcp: tuple[float, float, float]) -> None:
+    profile = load_robot("panda")
+    solution = IkSolver(Chain(profile)).solve_down(np.array(tcp), 0.0, np.array(profile.home))
+    assert solution.ok
+    scene = suite_scene("tasks", "two_cubes_tray")
+    with SimWorld(scene=scene, camera=CAMERA) as world:
+        _pose_arm(world, profile.joints, solution.q)
+        rgb, depth = world.render()
+        truth = world.ground_truth()
+        joints = world.joint_state()
+    arm = ArmModel(profile)
+    arm.set_joints(dict(zip(joints.names, joints.positions, strict=True)))
+    assert arm.tcp() == pytest.approx(tcp, abs=1e-3)
+    detections = detector().detect(rgb, depth, exclude=arm.contains)
+    matches = match_scene(scene, truth, detections)
+    assert all(m.detection is not None for m in matches)
+    assert not false_positives(matches, detections), [d.label() for d in detections]
+
+
+def test_open_gripper_is_not_grasping() -> None:
+    arm = ArmModel(load_robot("panda"))
+    arm.set_joints({"panda_finger_joint1": 0.04, "panda_finger_joint2": 0.04})
+    assert not arm.grasping()
+    arm.set_joints({"panda_finger_joint1": 0.02, "panda_finger_joint2": 0.02})
+    assert arm.grasping()
+    arm.set_joints({"panda_finger_joint1": 0.0, "panda_finger_joint2": 0.0})
+    assert not arm.grasping()

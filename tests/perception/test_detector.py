@@ -1,0 +1,122 @@
+"""Every object of every public scene found with its kind, colour and pose; stacks and
+containers reported."""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import pytest
+
+from embodied_stack.perception.evaluate import false_positives, match_scene
+from embodied_stack.scene import Scene
+from tests.perception.helpers import (
+    POSITION_TARGET,
+    Rendered,
+    detector,
+    public_scenes,
+    render_public,
+    render_scene,
+)
+
+
+@pytest.mark.parametrize(("suite", "name"), public_scenes())
+def test_public_scene_objects_found_and_placed(suite: str, name: str) -> None:
+    r = render_public(suite, name)
+    detections = detector().detect(r.rgb, r.depth)
+    matches = match_scene(r.scene, r.truth, detections)
+    missing = [m.object_id for m in matches if m.detection is None]
+    assert not missing, f"{suite}/{name}: not found (right kind and colour): {missing}"
+    for m in matches:
+        assert m.pos_err < POSITION_TARGET, f"{name}/{m.object_id}: {m.pos_err * 1000:.1f} mm"
+        if m.yaw_err is not None:
+            assert m.yaw_err < math.radians(5), f"{name}/{m.object_id}: yaw off"
+    extra = false_positives(matches, detections)
+    assert not extra, f"{name}: objects that are not there: {[d.label() for d in extra]}"
+
+
+HARD_SCENE = Scene.model_validate(
+    {
+        "objects": [
+            {"id": "base", "kind": "cube", "color": "red", "size": 0.045, "xy": [0.48, -0.18]},
+            {"id": "mid", "kind": "cube", "color": "green", "size": 0.04, "on": "base"},
+            {"id": "top", "kind": "cube", "color": "blue", "size": 0.035, "on": "mid"},
+            {
+                "id": "tray",
+                "kind": "tray",
+                "color": "red",
+                "size": [0.18, 0.16, 0.03],
+                "xy": [0.62, 0.22],
+                "yaw": 0.3,
+            },
+            {"id": "in_tray", "kind": "cube", "color": "red", "size": 0.04, "on": "tray"},
+            {
+                "id": "plate",
+                "kind": "plate",
+                "color": "white",
+                "size": [0.16, 0.16, 0.015],
+                "xy": [0.40, 0.15],
+            },
+            {"id": "on_plate", "kind": "ball", "color": "yellow", "size": 0.025, "on": "plate"},
+            {
+                "id": "cyl",
+                "kind": "cylinder",
+                "color": "orange",
+                "size": [0.02, 0.07],
+                "xy": [0.62, -0.05],
+            },
+            {"id": "ball", "kind": "ball", "color": "purple", "size": 0.03, "xy": [0.35, -0.05]},
+            {
+                "id": "knife",
+                "kind": "knife",
+                "color": "black",
+                "size": [0.20, 0.025, 0.015],
+                "xy": [0.70, -0.25],
+                "yaw": 0.7,
+            },
+            {"id": "gray", "kind": "cube", "color": "gray", "size": 0.04, "xy": [0.30, -0.25]},
+        ]
+    }
+)
+
+
+@functools.cache
+def hard_scene() -> Rendered:
+    return render_scene(HARD_SCENE, settle_steps=60)
+
+
+def test_every_kind_stacks_and_containers() -> None:
+    r = hard_scene()
+    detections = detector().detect(r.rgb, r.depth)
+    matches = {m.object_id: m for m in match_scene(r.scene, r.truth, detections)}
+    missing = [k for k, m in matches.items() if m.detection is None]
+    assert not missing
+    assert all(m.pos_err < POSITION_TARGET for m in matches.values()), {
+        k: round(m.pos_err * 1000, 1) for k, m in matches.items()
+    }
+    assert not false_positives(list(matches.values()), detections)
+
+    def support_of(object_id: str) -> tuple[str, str | None, bool]:
+        det = matches[object_id].detection
+        assert det is not None
+        below = None if det.support_index is None else detections[det.support_index]
+        below_id = next((k for k, m in matches.items() if m.detection is below), None)
+        return det.support, below_id, det.inside
+
+    assert support_of("base") == ("table", None, False)
+    assert support_of("mid") == ("object", "base", False)
+    assert support_of("top") == ("object", "mid", False)
+    assert support_of("in_tray") == ("object", "tray", True)  # same colour as its tray
+    assert support_of("on_plate") == ("object", "plate", True)
+    assert support_of("knife") == ("table", None, False)
+
+
+def test_sizes_follow_from_supports() -> None:
+    r = hard_scene()
+    detections = detector().detect(r.rgb, r.depth)
+    matches = {m.object_id: m for m in match_scene(r.scene, r.truth, detections)}
+    for object_id in ("base", "mid", "top", "in_tray", "ball", "cyl", "tray", "plate"):
+        det = matches[object_id].detection
+        assert det is not None
+        expected = r.scene.object(object_id).extent()
+        assert det.size == pytest.approx(expected, abs=0.006), object_id

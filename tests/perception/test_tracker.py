@@ -1,0 +1,91 @@
+"""Stable ids over frames, stale estimates while hidden, and the held object."""
+
+from __future__ import annotations
+
+from embodied_stack.perception.detection import Detection
+from embodied_stack.perception.tracker import ObjectTracker, TrackerConfig
+from embodied_stack.scene import Color, ObjectKind
+
+
+def cube(x: float, y: float, color: Color = Color.RED, z: float = 0.02) -> Detection:
+    return Detection(kind=ObjectKind.CUBE, color=color, position=(x, y, z), size=(0.04, 0.04, 0.04))
+
+
+def tray(x: float, y: float) -> Detection:
+    return Detection(
+        kind=ObjectKind.TRAY, color=Color.GREEN, position=(x, y, 0.015), size=(0.18, 0.18, 0.03)
+    )
+
+
+def by_id(objects: list) -> dict:  # type: ignore[type-arg]
+    return {o.id: o for o in objects}
+
+
+def test_ids_are_named_by_colour_and_kind_and_stay_while_objects_move() -> None:
+    tracker = ObjectTracker()
+    first = by_id(tracker.update([cube(0.5, 0.2), cube(0.5, -0.2), tray(0.6, 0.0)], 0.0))
+    assert set(first) == {"red_cube_1", "red_cube_2", "green_tray_1"}
+    left = first["red_cube_2"].position  # ids follow x then y: deterministic
+    assert left[1] == 0.2
+    # The left cube slides 5 cm per frame: it keeps its id, the other is untouched.
+    for step in range(1, 6):
+        objs = by_id(tracker.update([cube(0.5 - 0.05 * step, 0.2), cube(0.5, -0.2)], step * 0.1))
+    assert objs["red_cube_2"].position[0] == 0.25
+    assert objs["red_cube_1"].position[:2] == (0.5, -0.2)
+
+
+def test_object_moved_while_hidden_keeps_its_id() -> None:
+    tracker = ObjectTracker()
+    tracker.update([cube(0.5, 0.2), cube(0.4, 0.0, Color.BLUE)], 0.0)
+    tracker.update([cube(0.4, 0.0, Color.BLUE)], 1.0)  # the red one hidden
+    objs = by_id(tracker.update([cube(0.3, -0.3), cube(0.4, 0.0, Color.BLUE)], 2.0))
+    assert set(objs) == {"red_cube_1", "blue_cube_1"}
+    assert objs["red_cube_1"].position[:2] == (0.3, -0.3)
+
+
+def test_unseen_objects_are_kept_marked_stale_then_forgotten() -> None:
+    tracker = ObjectTracker(TrackerConfig(stale_after_s=0.5, forget_after_s=10.0))
+    tracker.update([cube(0.5, 0.2), tray(0.6, 0.0)], 0.0)
+    objs = by_id(tracker.update([tray(0.6, 0.0)], 0.3))
+    assert not objs["red_cube_1"].stale  # one missed frame is not yet stale
+    objs = by_id(tracker.update([tray(0.6, 0.0)], 1.0))
+    assert objs["red_cube_1"].stale
+    assert objs["red_cube_1"].position == (0.5, 0.2, 0.02)  # the last confident estimate
+    assert objs["red_cube_1"].stamp == 0.0
+    assert not objs["green_tray_1"].stale
+    assert "red_cube_1" not in by_id(tracker.update([tray(0.6, 0.0)], 11.0))
+
+
+def test_held_object_follows_the_tcp_and_is_let_go_on_release() -> None:
+    tracker = ObjectTracker()
+    tracker.update([cube(0.5, 0.2), cube(0.5, -0.2, Color.BLUE)], 0.0)
+    tracker.set_gripper((0.5, 0.2, 0.03), grasping=True)
+    assert tracker.held_id() == "red_cube_1"
+    tracker.set_gripper((0.4, 0.0, 0.25), grasping=True)
+    objs = by_id(tracker.update([cube(0.5, -0.2, Color.BLUE)], 0.1))
+    held = objs["red_cube_1"]
+    assert held.support == "held" and not held.stale
+    assert held.position == (0.4, 0.0, 0.24)  # keeps its offset below the TCP
+    tracker.set_gripper((0.3, 0.1, 0.03), grasping=True)
+    tracker.set_gripper((0.3, 0.1, 0.03), grasping=False)
+    assert tracker.held_id() is None
+    objs = by_id(tracker.update([cube(0.3, 0.1), cube(0.5, -0.2, Color.BLUE)], 0.5))
+    assert objs["red_cube_1"].position[:2] == (0.3, 0.1)
+    assert objs["red_cube_1"].support == "table"
+
+
+def test_grasp_far_from_any_object_holds_nothing() -> None:
+    tracker = ObjectTracker()
+    tracker.update([cube(0.5, 0.2)], 0.0)
+    tracker.set_gripper((0.3, -0.2, 0.1), grasping=True)
+    assert tracker.held_id() is None
+
+
+def test_supports_are_reported_by_id() -> None:
+    tracker = ObjectTracker()
+    on_tray = cube(0.6, 0.0, z=0.025).model_copy(
+        update={"support": "object", "support_index": 0, "inside": True}
+    )
+    objs = by_id(tracker.update([tray(0.6, 0.0), on_tray], 0.0))
+    assert objs["red_cube_1"].support == "green_tray_1"
+    assert objs["red_cube_1"].inside
