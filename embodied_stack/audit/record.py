@@ -129,3 +129,21 @@ def read_records(path: Path) -> Iterator[AuditRecord]:
     for file in resolve_files(path):
         for line in file.read_bytes().split(b"\n")[:-1]:
             yield AuditRecord.model_validate_json(line)
+
+
+def audit_slice(
+    path: Path, *, since: float, until: float | None = None, slack_s: float = 5.0
+) -> list[dict[str, Any]]:
+    """Records (as dicts, hashes included) stamped in [since, until], for an incident bundle.
+
+    Reads from the newest file backwards and stops `slack_s` before `since` (event stamps
+    come from many clocks, so the log is only nearly ordered by time)."""
+    found: list[dict[str, Any]] = []
+    for file in reversed(resolve_files(path)):
+        for line in reversed(file.read_bytes().split(b"\n")[:-1]):
+            record = json.loads(line)
+            if record["time"] < since - slack_s:
+                return found[::-1]
+            if record["time"] >= since and (until is None or record["time"] <= until):
+                found.append(record)
+    return found[::-1]

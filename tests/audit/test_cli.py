@@ -9,7 +9,7 @@ import pytest
 
 from embodied_stack.audit.emitter import AuditEmitter
 from embodied_stack.audit.log import AuditLog
-from embodied_stack.audit.record import log_files
+from embodied_stack.audit.record import audit_slice, log_files
 from embodied_stack.cli import main
 from embodied_stack.schemas import AuditEvent, ModelProvenance
 
@@ -67,3 +67,11 @@ def test_bench_writes_its_figures(tmp_path: Path) -> None:
     for key in ("append_p50_ms", "append_p99_ms", "events_per_s", "verify_events_per_s"):
         assert figures[key] > 0
     assert figures["records_verified"] == 50 + 512
+
+
+def test_audit_slice_for_incident_bundles(tmp_path: Path) -> None:
+    path = _log(tmp_path)
+    rows = audit_slice(path, since=1500.0, until=3500.0)
+    assert [r["kind"] for r in rows] == ["plan", "approval"]
+    assert all(len(r["hash"]) == 64 for r in rows)
+    assert [r["seq"] for r in audit_slice(path, since=2500.0)] == [2, 3]
