@@ -23,6 +23,18 @@ _SOURCE_CONFIG = Path(__file__).resolve().parent.parent / "config"
 _SHARE_CONFIG = Path(sys.prefix) / "share" / "embodied_stack" / "config"
 
 
+def _share_configs() -> list[Path]:
+    """Installed config dirs, most specific first: the prefix this module is installed
+    in (<prefix>/lib/pythonX.Y/site-packages/embodied_stack/config.py, as colcon and
+    ROS packages lay it out), each prefix on $AMENT_PREFIX_PATH, then sys.prefix."""
+    here = Path(__file__).resolve()
+    candidates = [here.parents[4]] if len(here.parents) > 4 else []
+    prefixes = os.environ.get("AMENT_PREFIX_PATH", "")
+    candidates += [Path(p) for p in prefixes.split(os.pathsep) if p]
+    shares = [p / "share" / "embodied_stack" / "config" for p in candidates]
+    return [*shares, _SHARE_CONFIG]
+
+
 def config_dir() -> Path:
     """The directory holding stack.yaml, redlines.yaml, registry.yaml, robots/, scenes/."""
     override = os.environ.get("EMBODIED_STACK_CONFIG")
@@ -30,7 +42,7 @@ def config_dir() -> Path:
         return Path(override)
     if _SOURCE_CONFIG.is_dir():
         return _SOURCE_CONFIG
-    return _SHARE_CONFIG
+    return next((p for p in _share_configs() if p.is_dir()), _SHARE_CONFIG)
 
 
 def config_path(name: str) -> Path:
