@@ -127,12 +127,12 @@ class SerialEstop:
         return max(0.001, self._timeout_s / 5)
 
     def _run(self, on_change: OnChange) -> None:
-        reported = True
+        reported = [True]
         buffer = b""
         while not self._stop.is_set():
             try:
                 chunk = self._port.read(self._port.in_waiting or 1)
-            except Exception:
+            except Exception:  # any I/O failure means pressed
                 self._fault("io")
                 chunk = b""
                 self._stop.wait(self._poll_s())
@@ -140,13 +140,19 @@ class SerialEstop:
             while b"\n" in buffer:
                 line, buffer = buffer.split(b"\n", 1)
                 self._on_line(line)
+                # Report after every line: a press followed by releases in one
+                # read must still reach the latch.
+                self._report(on_change, reported)
             if len(buffer) > 64:  # no newline in sight: garbage
                 buffer = b""
                 self._fault("garbage")
-            state = self.pressed()
-            if state != reported:
-                reported = state
-                on_change(self.name, state)
+            self._report(on_change, reported)
+
+    def _report(self, on_change: OnChange, reported: list[bool]) -> None:
+        state = self.pressed()
+        if state != reported[0]:
+            reported[0] = state
+            on_change(self.name, state)
 
     def _on_line(self, raw: bytes) -> None:
         parsed = parse_line(raw)

@@ -151,3 +151,17 @@ def test_missing_port_is_a_clear_error() -> None:
     with pytest.raises(EstopInputError, match="cannot open /dev/does-not-exist-estop"):
         reader.start(lambda name, pressed: None)
     assert reader.pressed()
+
+
+def test_press_is_reported_even_when_releases_follow_in_the_same_read(
+    box: tuple[Device, SerialEstop, Changes],
+) -> None:
+    device, reader, changes = box
+    release(device, reader, changes)
+    burst = b"".join(encode_line(device.seq + i, i == 0) for i in range(4))
+    device.seq += 4
+    before = len(changes.events)
+    device.raw(burst)
+    with changes.cond:
+        assert changes.cond.wait_for(lambda: len(changes.events) >= before + 2, 5.0)
+    assert changes.events[before : before + 2] == [("serial", True), ("serial", False)]
