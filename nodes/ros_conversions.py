@@ -15,10 +15,19 @@ from builtin_interfaces.msg import Time as TimeMsg
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import String
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+from visualization_msgs.msg import Marker, MarkerArray
 
 from embodied_stack.camera import Intrinsics
 from embodied_stack.motion_types import JointStateSample, JointTrajectoryCommand, TrajectoryPoint
-from embodied_stack.schemas import Message, MsgT, from_json, to_json
+from embodied_stack.scene import PALETTE, ObjectKind
+from embodied_stack.schemas import (
+    Message,
+    MsgT,
+    ObjectsMessage,
+    PerceivedObject,
+    from_json,
+    to_json,
+)
 
 _NS = 1_000_000_000
 
@@ -198,3 +207,52 @@ def json_to_ros(message: Message) -> String:
 def json_from_ros(model: type[MsgT], msg: String) -> MsgT:
     """Raises SchemaError naming the bad field."""
     return from_json(model, msg.data)
+
+
+# ---- perception markers (RViz / Foxglove) --------------------------------------------------
+
+_MARKER_SHAPES = {ObjectKind.BALL: Marker.SPHERE, ObjectKind.CYLINDER: Marker.CYLINDER}
+_PERSON_RGB = (1.0, 0.25, 0.8)
+
+
+def _object_marker(obj: PerceivedObject, index: int, msg: ObjectsMessage) -> Marker:
+    marker = Marker()
+    marker.header.stamp = time_to_ros(msg.stamp)
+    marker.header.frame_id = msg.frame_id
+    marker.ns, marker.id = "objects", index
+    marker.type = _MARKER_SHAPES.get(obj.kind, Marker.CUBE)
+    marker.action = Marker.ADD
+    marker.pose.position.x, marker.pose.position.y, marker.pose.position.z = obj.position
+    marker.pose.orientation.z = math.sin(obj.yaw / 2)
+    marker.pose.orientation.w = math.cos(obj.yaw / 2)
+    marker.scale.x, marker.scale.y, marker.scale.z = obj.size
+    r, g, b = _PERSON_RGB if obj.color is None else tuple(c / 255.0 for c in PALETTE[obj.color])
+    marker.color.r, marker.color.g, marker.color.b = float(r), float(g), float(b)
+    marker.color.a = 0.35 if obj.stale else 0.9
+    return marker
+
+
+def _label_marker(obj: PerceivedObject, index: int, msg: ObjectsMessage) -> Marker:
+    marker = Marker()
+    marker.header = _object_marker(obj, index, msg).header
+    marker.ns, marker.id = "labels", index
+    marker.type, marker.action = Marker.TEXT_VIEW_FACING, Marker.ADD
+    x, y, _z = obj.position
+    marker.pose.position.x, marker.pose.position.y = x, y
+    marker.pose.position.z = obj.top_z + 0.03
+    marker.pose.orientation.w = 1.0
+    marker.scale.z = 0.025
+    marker.color.r = marker.color.g = marker.color.b = marker.color.a = 1.0
+    marker.text = obj.id + (" (stale)" if obj.stale else "")
+    return marker
+
+
+def objects_to_markers(msg: ObjectsMessage) -> MarkerArray:
+    """A box/cylinder/sphere and a text label per object; clears the previous set first."""
+    clear = Marker()
+    clear.header.frame_id = msg.frame_id
+    clear.action = Marker.DELETEALL
+    markers = [clear]
+    for i, obj in enumerate(msg.objects):
+        markers += [_object_marker(obj, i, msg), _label_marker(obj, i, msg)]
+    return MarkerArray(markers=markers)

@@ -98,3 +98,30 @@ def test_json_round_trip_and_schema_error() -> None:
     bad.data = '{"who": "", "why": 3}'
     with pytest.raises(SchemaError, match="who"):
         rc.json_from_ros(Trip, bad)
+
+
+def test_objects_to_markers_shape_pose_and_label_per_object() -> None:
+    from visualization_msgs.msg import Marker
+
+    from embodied_stack.schemas import ObjectsMessage, PerceivedObject
+
+    cube = PerceivedObject(
+        id="red_cube_1", kind="cube", color="red", position=(0.5, -0.1, 0.02),
+        yaw=0.6, size=(0.04, 0.04, 0.04),
+    )
+    ball = PerceivedObject(
+        id="blue_ball_1", kind="ball", color="blue", position=(0.4, 0.1, 0.03),
+        size=(0.06, 0.06, 0.06), stale=True,
+    )
+    msg = ObjectsMessage(stamp=2.5, objects=[cube, ball])
+    markers = rc.objects_to_markers(msg).markers
+    assert markers[0].action == Marker.DELETEALL
+    shapes = [m for m in markers if m.ns == "objects"]
+    labels = [m for m in markers if m.ns == "labels"]
+    assert [m.type for m in shapes] == [Marker.CUBE, Marker.SPHERE]
+    assert shapes[0].pose.position.x == pytest.approx(0.5)
+    assert shapes[0].pose.orientation.z == pytest.approx(np.sin(0.3))
+    assert (shapes[0].scale.x, shapes[0].header.frame_id) == (pytest.approx(0.04), "world")
+    assert rc.time_from_ros(shapes[0].header.stamp) == pytest.approx(2.5)
+    assert shapes[1].color.a < shapes[0].color.a  # stale objects fade
+    assert [m.text for m in labels] == ["red_cube_1", "blue_ball_1 (stale)"]
