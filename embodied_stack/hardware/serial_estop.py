@@ -146,7 +146,15 @@ class SerialEstop:
             if len(buffer) > 64:  # no newline in sight: garbage
                 buffer = b""
                 self._fault("garbage")
+            if self._bytes_waiting():
+                continue  # read what a stalled thread left behind before judging silence
             self._report(on_change, reported)
+
+    def _bytes_waiting(self) -> bool:
+        try:
+            return bool(self._port.in_waiting)
+        except Exception:  # the next read reports the I/O fault
+            return False
 
     def _report(self, on_change: OnChange, reported: list[bool]) -> None:
         state = self.pressed()
