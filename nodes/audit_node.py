@@ -83,7 +83,7 @@ class AuditNode(Node):
             self._log = AuditLog(
                 self.log_dir, robot_id=self.robot_id, rotate_bytes=self.rotate_bytes
             )
-        except AuditLogError as exc:
+        except (AuditLogError, ValueError) as exc:  # ValueError: an event that cannot be sealed
             self.get_logger().error(f"AUDIT LOG NOT WRITABLE, no event will be acked: {exc}")
             return False
         torn = self._log.opened.torn_tail
@@ -143,7 +143,7 @@ class AuditNode(Node):
                 raise AuditLogError(f"audit log {self.log_dir} cannot be opened")
             assert self._log is not None
             records = self._log.append_batch(events)
-        except AuditLogError as exc:
+        except (AuditLogError, ValueError) as exc:  # ValueError: an event that cannot be sealed
             self.get_logger().error(
                 f"AUDIT LOG NOT WRITABLE, {len(events)} event(s) unacked: {exc}",
                 throttle_duration_sec=1.0,
@@ -171,10 +171,11 @@ class AuditNode(Node):
         self._publish_head()
 
     def _ack(self, ack: AuditAck) -> None:
-        self._ack_pub.publish(json_to_ros(ack))
+        if self.context.ok():  # the writer may drain the queue after a Ctrl-C shutdown
+            self._ack_pub.publish(json_to_ros(ack))
 
     def _publish_head(self) -> None:
-        if self._log is None:
+        if self._log is None or not self.context.ok():
             return
         head = AuditHead(
             length=self._log.next_seq,

@@ -66,6 +66,11 @@ def canonical_json(data: dict[str, Any]) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def _utf8(text: str) -> bytes:
+    # A lone surrogate (legal in JSON input) becomes its JSON escape `\udXXX`.
+    return text.encode("utf-8", "backslashreplace")
+
+
 def seal(event: AuditEvent, *, seq: int, prev_hash: str) -> tuple[AuditRecord, bytes]:
     """The chained record for an event and its line on disk (with the newline)."""
     data = event.model_dump(mode="json")  # JSON-safe payload whatever the caller passed
@@ -82,9 +87,9 @@ def seal(event: AuditEvent, *, seq: int, prev_hash: str) -> tuple[AuditRecord, b
         "source_seq": data["source_seq"],
         "prev_hash": prev_hash,
     }
-    digest = hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+    digest = hashlib.sha256(_utf8(canonical_json(body))).hexdigest()
     body["hash"] = digest
-    line = (canonical_json(body) + "\n").encode("utf-8")
+    line = _utf8(canonical_json(body) + "\n")
     return AuditRecord.model_validate(body), line
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from embodied_stack.audit.log import verify
+from embodied_stack.audit.emitter import AuditEmitter
+from embodied_stack.audit.log import AuditLog, verify
 from embodied_stack.audit.record import canonical_json, line_hash, log_files
 from tests.audit.helpers import lines_of, write_log
 
@@ -115,3 +116,24 @@ def test_any_flipped_byte_is_found_in_its_record(tmp_path_factory, position, fli
     report = verify(log_dir)
     assert not report.ok
     assert report.first_bad_seq == seq_of_byte
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(actor=st.text(min_size=1), payload=st.dictionaries(st.text(), json_values, max_size=4))
+def test_any_content_chains_and_verifies(tmp_path_factory, actor, payload) -> None:  # type: ignore[no-untyped-def]
+    log_dir = tmp_path_factory.mktemp("content")
+    log = AuditLog(log_dir, robot_id="robot-t")
+    emitter = AuditEmitter(source="src", robot_id="robot-t")
+    log.append(emitter.make("instruction", actor, payload, ai_generated=True))
+    log.append(emitter.make("plan", actor, {"hash": "x", ',"hash":"': payload}))
+    log.close()
+    report = verify(log_dir)
+    assert report.ok, report.summary()
+    assert report.records == 2
