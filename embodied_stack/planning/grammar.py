@@ -18,6 +18,10 @@ from embodied_stack.scene import ObjectKind
 
 NP_WORDS = frozenset({W.COLOR, W.KIND, W.POS, W.QUANT, W.PRON, W.PERSON, W.ID, W.MATCH})
 DEST_PREPS = frozenset({"in", "on", "to", "at", "near"})
+# "<position word> of/to/from X" relates the noun before it to X
+RELATIVE_PREPS = frozenset({"of", "to", "from"})
+RELATIVE = {"left": "left_of", "right": "right_of", "nearest": "nearest_to"}
+RELATIVE |= {"farthest": "farthest_from", "top": "on"}
 # after a "pick"-like verb, only "to" makes a destination ("take it to the tray")
 PICK_DEST_PREPS = frozenset({"to"})
 
@@ -142,14 +146,16 @@ def _read(tokens: list[Token], i: int, phrases: list[Phrase], clause: Clause) ->
     nxt = tokens[i + 1] if i + 1 < len(tokens) else None
     if tok.cls in (W.NUM,):
         return _read_number(tokens, i, clause)
-    if tok.cls is W.PREP and nxt is not None and nxt.cls is W.POS:
+    if tok.cls is W.PREP and nxt is not None and nxt.cls is W.POS and _ends_noun(tokens, i + 1):
         return i + 1  # "on the left", "in the middle": the position word joins the noun
     if tok.cls is W.PREP and tok.value == "by" and nxt is not None and nxt.cls is W.ATTR:
         clause.by_color = True
         return i + 2
-    if tok.cls is W.PREP and tok.value == "of" and current.ref.positions:
-        side = current.ref.positions.pop()
-        phrases.append(Phrase(prep=f"{side}_of"))  # "to the left of the tray"
+    prev = tokens[i - 1] if i else None
+    relative = prev is not None and prev.cls is W.POS and tok.value in RELATIVE_PREPS
+    if tok.cls is W.PREP and relative and current.ref.positions and current.ref.has_content():
+        side = current.ref.positions.pop()  # "left of the tray", "closest to the tray"
+        phrases.append(Phrase(prep=RELATIVE.get(side, "near")))
     elif tok.cls in (W.PREP, W.ARROW):
         clause.arrow = clause.arrow or tok.cls is W.ARROW
         phrases.append(Phrase(prep="to" if tok.cls is W.ARROW else tok.value))
@@ -171,10 +177,26 @@ def _read(tokens: list[Token], i: int, phrases: list[Phrase], clause: Clause) ->
         if current.ref.has_content() or current.prep:
             phrases.append(Phrase())
     elif tok.cls in NP_WORDS:
-        _add_to_reference(current.ref, tok)
+        if _new_noun(current.ref, tok):  # "hand me the cube": two nouns side by side
+            phrases.append(Phrase())
+        _add_to_reference(phrases[-1].ref, tok)
     else:
         _note(clause, tok)
     return i + 1
+
+
+def _ends_noun(tokens: list[Token], i: int) -> bool:
+    """The position word at i ends its noun phrase ("on the left", not "on the left cube")."""
+    after = tokens[i + 1] if i + 1 < len(tokens) else None
+    return after is None or after.cls not in (W.KIND, W.COLOR, W.ID, W.DE, W.PERSON)
+
+
+def _new_noun(ref: Reference, tok: Token) -> bool:
+    if not ref.has_content() or (ref.pronoun and tok.cls is W.PRON):
+        return False
+    if tok.cls is W.PERSON:
+        return not ref.is_person
+    return ref.is_person and tok.cls in (W.KIND, W.ID, W.PRON, W.COLOR)
 
 
 def _read_number(tokens: list[Token], i: int, clause: Clause) -> int:
@@ -249,8 +271,8 @@ def _assign_roles(clause: Clause, phrases: list[Phrase]) -> None:
             clause.themes.append(phrase.ref)  # rare: "in the tray and the plate" kept as themes
         elif i > 0 and phrase.rel is not None:
             _attach(phrases, i, Relation(phrase.rel, phrase.ref))
-        elif phrase.rel is None and not clause.themes:
-            clause.themes.append(phrase.ref)
+        elif phrase.rel is None:
+            clause.themes.append(phrase.ref)  # also the second object of "hand me the cube"
 
 
 def _theme_index(phrases: list[Phrase]) -> int | None:

@@ -34,6 +34,7 @@ OFFLINE_MODEL = "offline-grammar-1"  # its name in config/registry.yaml
 BUILTIN_ENDPOINT = "builtin"
 DEFAULT_MOVE_Z = 0.20  # m: "move to x, y" without a height hovers here
 DEFAULT_WAIT_S = 1.0
+HOVER_M = 0.15  # "go to the tray": this high above its top
 SLOW_SCALE = 0.5
 CAPABILITIES = (
     "I can pick up, put, stack and sort objects on the table, move an object to x, y, "
@@ -138,7 +139,8 @@ def _intent(clause: Clause, previous_verb: str | None) -> str | None:
     verb = clause.verb
     has_objects = bool(clause.themes or clause.dest)
     if verb is None and has_objects:
-        verb = previous_verb or ("put" if clause.dest is not None else None)
+        complete = clause.dest is not None and bool(clause.themes)
+        verb = previous_verb or ("put" if complete else None)
     if verb in ("open", "close", "wait", "slow"):
         return verb
     if verb == "sort" or (clause.by_color and verb in ("put", "move", "stack")):
@@ -197,6 +199,9 @@ def _dest(b: _Builder, clause: Clause) -> PerceivedObject:
 
 def _put(b: _Builder, clause: Clause) -> None:
     dest = _dest(b, clause)
+    if not clause.themes and not b.last and clause.verb == "move":
+        _hover(b, dest)  # "go to the tray": the gripper goes above it
+        return
     themes = [o for o in _themes(b, clause, many=True) if o.id != dest.id]
     if not themes:
         raise Refusal("bad_target", f"nothing to put on {dest.id} itself")
@@ -207,6 +212,12 @@ def _put(b: _Builder, clause: Clause) -> None:
         if target.kind not in CONTAINERS:
             target = obj  # several things onto a block: build a tower
     b.last = [o.id for o in themes]
+
+
+def _hover(b: _Builder, target: PerceivedObject) -> None:
+    x, y, _ = target.position
+    b.emit("move_to", x=round(x, 4), y=round(y, 4), z=round(target.top_z + HOVER_M, 4))
+    b.notes.append(f"hover {HOVER_M:.2f} m above {target.id}")
 
 
 def _tower(b: _Builder, clause: Clause) -> None:
@@ -257,6 +268,8 @@ def _move_to(b: _Builder, clause: Clause) -> None:
 
 def _sort(b: _Builder, clause: Clause) -> None:
     containers = _sort_containers(b, clause)
+    for ref in clause.themes:
+        ref.every = True  # "sort the cube(s)": Chinese nouns carry no plural
     if clause.themes:
         items = _themes(b, clause, many=True)
     else:

@@ -170,8 +170,8 @@ def _related(
 ) -> list[PerceivedObject]:
     others = resolve(relation.other, objects, Role.ANY, allow_many=True)
     rel = relation.rel
-    if rel in ("near", "nearest_to"):
-        return _nearest_to(found, others, singular=singular)
+    if rel in ("near", "nearest_to", "farthest_from"):
+        return _nearest_to(found, others, singular=singular, farthest=rel == "farthest_from")
     if rel in ("left_of", "right_of"):
         sign = 1.0 if rel == "left_of" else -1.0
         return [o for o in found if any(sign * (o.position[1] - b.position[1]) > 0 for b in others)]
@@ -188,7 +188,11 @@ def _rests_on(obj: PerceivedObject, below: PerceivedObject) -> bool:
 
 
 def _nearest_to(
-    found: list[PerceivedObject], others: list[PerceivedObject], *, singular: bool
+    found: list[PerceivedObject],
+    others: list[PerceivedObject],
+    *,
+    singular: bool,
+    farthest: bool = False,
 ) -> list[PerceivedObject]:
     def gap(o: PerceivedObject) -> float:
         return min(_xy_distance(o, b) for b in others if b.id != o.id) if others else math.inf
@@ -196,7 +200,7 @@ def _nearest_to(
     candidates = [o for o in found if o.id not in {b.id for b in others}]
     if not singular:
         return [o for o in candidates if gap(o) <= NEAR_M]
-    return _best(candidates, key=gap, lowest=True)
+    return _best(candidates, key=gap, lowest=not farthest)
 
 
 def _xy_distance(a: PerceivedObject, b: PerceivedObject) -> float:

@@ -56,12 +56,13 @@ def _screen_clause(clause: Clause, *, person: bool, strict: bool) -> None:
                 f"I do not hit or strike things ('{clause.text}'); I can pick, place, stack, "
                 "sort and move objects, open or close the gripper, wait and go home",
             )
-    if clause.verb == "give":
+    things = [ref for ref in clause.references() if not ref.is_person]
+    if clause.verb == "give" and things:
         raise Refusal(
             "handover_to_person",
             "I do not hand objects to people: the arm keeps its protective distance from them",
         )
-    acts = clause.verb is not None or clause.arrow
+    acts = clause.verb not in (None, "give") or clause.arrow
     if acts and any(ref.is_person for ref in clause.references()):
         raise Refusal(
             "person_as_object",

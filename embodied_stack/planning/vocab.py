@@ -192,6 +192,12 @@ ENGLISH: dict[str, Entry] = {
         "right now",
         "right away",
     ),
+    **_same(W.FILLER, "", "very", "much", "a lot", "cheers", "mate", "buddy", "pal", "friend"),
+    **_same(W.FILLER, "", "dear", "sir", "um", "uh", "well", "go ahead and", "quick", "side"),
+    **_same(W.SEP, "then", "but", "however", "and also", "before that"),
+    **_same(W.POS, "farthest", "forward", "forwards", "ahead", "away", "further back"),
+    **_same(W.POS, "nearest", "backward", "backwards", "closer", "nearer", "toward me"),
+    **_same(W.VERB, "slow", "set speed", "set the speed", "speed", "change speed", "velocity"),
 }
 
 # ---- Chinese: words as jieba (with these words added) segments them -------------------
@@ -209,7 +215,11 @@ CHINESE: dict[str, Entry] = {
     **_same(W.VERB, "open", "张开", "打开", "松开", "放开", "松手", "释放"),
     **_same(W.VERB, "close", "闭合", "合上", "夹紧", "合拢", "收紧"),
     **_same(W.VERB, "wait", "等", "等待", "等一下", "暂停", "停一下", "稍等"),
-    **_same(W.VERB, "give", "递", "递给", "交给", "给", "送给", "交到", "递到"),
+    **_same(W.VERB, "give", "递", "递给", "交给", "送给", "交到", "递到", "交"),
+    **_same(W.PREP, "to", "给"),  # 递给他 "hand to him", 给我拿 "fetch for me"
+    **_same(W.POS, "farthest", "向前", "往前", "前进"),
+    **_same(W.POS, "nearest", "向后", "往后", "后退"),
+    **_same(W.VERB, "slow", "速度", "调速"),
     **_same(W.VERB, "slow", "减速", "慢一点", "慢点"),
     **_same(W.PREP, "in", "进", "入", "进入"),
     **_same(W.PREP, "to", "到", "至", "向", "朝", "往", "去", "朝着", "对着"),
