@@ -10,9 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from embodied_stack.nodes.launcher import ALL_NODES, InProcessStack, specs_for
-
 from embodied_stack.config import config_path, load_yaml
+from embodied_stack.nodes.launcher import ALL_NODES, InProcessStack, specs_for
 from embodied_stack.supervisor import RestartPolicy, Supervisor, node_argv
 
 
