@@ -23,6 +23,7 @@ from std_msgs.msg import String
 
 from embodied_stack.audit.emitter import AuditEmitter, SequenceTracker
 from embodied_stack.audit.log import AuditLog, AuditLogError
+from embodied_stack.audit.record import AuditRecord
 from embodied_stack.audit.registry import load_registry
 from embodied_stack.errors import ConfigError, SchemaError
 from embodied_stack.schemas import (
@@ -137,41 +138,32 @@ class AuditNode(Node):
         return out
 
     def _commit(self, batch: list[AuditEvent]) -> None:
+        """Append a batch with one fsync, then answer every event of it."""
         events = self._with_drop_records(batch)
         try:
-            if self._log is None and not self._open_log():
-                raise AuditLogError(f"audit log {self.log_dir} cannot be opened")
-            assert self._log is not None
-            records = self._log.append_batch(events)
+            records = self._append(events)
         except (AuditLogError, ValueError) as exc:  # ValueError: an event that cannot be sealed
             self.get_logger().error(
                 f"AUDIT LOG NOT WRITABLE, {len(events)} event(s) unacked: {exc}",
                 throttle_duration_sec=1.0,
             )
             for event in batch:
-                self._ack(
-                    AuditAck(
-                        source=event.source,
-                        source_seq=event.source_seq,
-                        durable=False,
-                        error=str(exc),
-                    )
-                )
+                self._answer(event, durable=False, error=str(exc))
             return
         for event, record in zip(events, records, strict=True):
-            self._ack(
-                AuditAck(
-                    source=event.source,
-                    source_seq=event.source_seq,
-                    durable=True,
-                    seq=record.seq,
-                    hash=record.hash,
-                )
-            )
+            self._answer(event, durable=True, seq=record.seq, hash=record.hash)
         self._publish_head()
 
-    def _ack(self, ack: AuditAck) -> None:
+    def _append(self, events: list[AuditEvent]) -> list[AuditRecord]:
+        if self._log is None and not self._open_log():
+            raise AuditLogError(f"audit log {self.log_dir} cannot be opened")
+        if self._log is None:  # for the type checker: _open_log set it
+            raise AuditLogError(f"audit log {self.log_dir} is not open")
+        return self._log.append_batch(events)
+
+    def _answer(self, event: AuditEvent, **result: Any) -> None:
         if self.context.ok():  # the writer may drain the queue after a Ctrl-C shutdown
+            ack = AuditAck(source=event.source, source_seq=event.source_seq, **result)
             self._ack_pub.publish(json_to_ros(ack))
 
     def _publish_head(self) -> None:
