@@ -9,12 +9,14 @@ caught before it happens. Violations carry `source` (the node) and say
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 import numpy as np
 
 from embodied_stack.motion_types import JointStateSample
-from embodied_stack.safety.geometry import RobotGeometry, geometry_for
+from embodied_stack.robot import load_robot
+from embodied_stack.safety.geometry import RobotGeometry
 from embodied_stack.safety.redlines import RedLines
 from embodied_stack.safety.sampling import Sample
 from embodied_stack.safety.trajectory_check import CheckContext, check_sample
@@ -40,13 +42,15 @@ class RuntimeMonitor:
         speed_tolerance: float = DEFAULT_SPEED_TOLERANCE,
         geometry: RobotGeometry | None = None,
     ) -> None:
-        self._geometry = geometry or geometry_for(robot)
+        # A private client: the monitor may be called from any executor thread.
+        self._geometry = geometry or RobotGeometry(load_robot(robot))
         self._ctx = CheckContext(redlines=redlines, robot=robot, source=source)
         self._horizon_s = horizon_s
         self._speed_tolerance = speed_tolerance
         self._joints = list(self._geometry.profile.joints)
         self._limits = np.array(redlines.joint_speed_limits(self._geometry.profile))
         self._previous: tuple[float, np.ndarray] | None = None
+        self._lock = threading.Lock()
 
     @property
     def context(self) -> CheckContext:
@@ -54,29 +58,37 @@ class RuntimeMonitor:
 
     def update_scene(self, objects: Sequence[PerceivedObject], holding: str | None = None) -> None:
         """People (and the held object) from the latest perception."""
-        people = tuple(object_box(o) for o in objects if o.kind is ObjectKind.HUMAN)
-        held = next((o for o in objects if o.id == holding), None)
-        self._ctx = CheckContext(
-            redlines=self._ctx.redlines,
-            people=people,
-            holding=held,
-            robot=self._ctx.robot,
-            source=self._ctx.source,
-        )
+        with self._lock:
+            people = tuple(object_box(o) for o in objects if o.kind is ObjectKind.HUMAN)
+            held = next((o for o in objects if o.id == holding), None)
+            self._ctx = CheckContext(
+                redlines=self._ctx.redlines,
+                people=people,
+                holding=held,
+                robot=self._ctx.robot,
+                source=self._ctx.source,
+            )
 
     def update_redlines(self, redlines: RedLines) -> None:
         """Swap the red lines (e.g. a scene's keep-outs); callers pass only tightened ones."""
-        self._ctx = CheckContext(
-            redlines=redlines,
-            people=self._ctx.people,
-            holding=self._ctx.holding,
-            robot=self._ctx.robot,
-            source=self._ctx.source,
-        )
-        self._limits = np.array(redlines.joint_speed_limits(self._geometry.profile))
+        with self._lock:
+            self._ctx = CheckContext(
+                redlines=redlines,
+                people=self._ctx.people,
+                holding=self._ctx.holding,
+                robot=self._ctx.robot,
+                source=self._ctx.source,
+            )
+            self._limits = np.array(redlines.joint_speed_limits(self._geometry.profile))
 
     def check(self, state: JointStateSample) -> list[Violation]:
-        """Violations now and predicted `horizon_s` ahead (empty: all clear)."""
+        """Violations now and predicted `horizon_s` ahead (empty: all clear).
+
+        Thread-safe: calls are serialised (the geometry client is shared)."""
+        with self._lock:
+            return self._check_locked(state)
+
+    def _check_locked(self, state: JointStateSample) -> list[Violation]:
         collector = Collector(source=self._ctx.source)
         q = self._positions(state, collector)
         if q is None:
