@@ -52,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     ver = sub.add_parser("verify", help="check the whole hash chain")
     ver.add_argument("path", nargs="?", type=Path, help="log dir or file")
     ver.add_argument("--json", action="store_true", help="print the report as JSON")
+    ver.add_argument("--head", help="a head hash from audit/head that the log must contain")
     show = sub.add_parser("show", help="print records, filtered")
     show.add_argument("path", nargs="?", type=Path, help="log dir or file")
     show.add_argument("--since", type=parse_time, help="epoch s or ISO 8601 (UTC)")
@@ -63,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    report = verify(args.path or default_log_dir())
+    report = verify(args.path or default_log_dir(), expect_head=args.head)
     if args.json:
         print(report.model_dump_json(indent=2))
     else:

@@ -97,6 +97,7 @@ class _Chain:
         self.expected: int | None = 0 if anchored else None
         self.prev: str | None = GENESIS_HASH if anchored else None
         self.pending_torn: list[TornTail] = []
+        self.hashes: set[str] = set()
 
     def fail(self, file: str, line: int | None, problem: str) -> None:
         r = self.report
@@ -146,14 +147,18 @@ class _Chain:
         r = self.report
         r.records += 1
         r.head_seq, r.head_hash = rec["seq"], rec["hash"]
+        self.hashes.add(rec["hash"])
         self.expected, self.prev = rec["seq"] + 1, rec["hash"]
         if rec["kind"] == "gap":
             reason = str(rec["payload"].get("reason", "gap"))
             r.gaps.append(GapNote(seq=rec["seq"], file=file, reason=reason))
 
 
-def verify(path: str | Path) -> VerifyReport:
-    """Check a log directory (or one file, whose first prev_hash is taken on trust)."""
+def verify(path: str | Path, *, expect_head: str | None = None) -> VerifyReport:
+    """Check a log directory (or one file, whose first prev_hash is taken on trust).
+
+    Whole records cut from the end leave a valid chain; `expect_head` (a hash published
+    on `audit/head`, e.g. kept in a recording) catches that: the log must contain it."""
     path = Path(path)
     files = resolve_files(path)
     report = VerifyReport(path=str(path), files=[f.name for f in files])
@@ -168,6 +173,9 @@ def verify(path: str | Path) -> VerifyReport:
         torn = chain.pending_torn[-1]
         report.torn_tail = torn
         chain.fail(torn.file, None, f"torn last line: {torn.length} bytes at offset {torn.offset}")
+    elif expect_head is not None and expect_head not in chain.hashes:
+        problem = f"expected head {expect_head[:16]}... is not in the log: records cut from the end"
+        chain.fail(report.files[-1] if report.files else str(path), None, problem)
     return report
 
 

@@ -137,3 +137,16 @@ def test_any_content_chains_and_verifies(tmp_path_factory, actor, payload) -> No
     report = verify(log_dir)
     assert report.ok, report.summary()
     assert report.records == 2
+
+
+def test_whole_records_cut_from_the_end_are_found_against_a_published_head(
+    tmp_path: Path,
+) -> None:
+    path = _single_file_log(tmp_path)
+    published = verify(tmp_path).head_hash
+    lines = lines_of(path)
+    path.write_bytes(b"".join(lines[:-2]))
+    assert verify(tmp_path).ok  # the chain alone cannot tell
+    report = verify(tmp_path, expect_head=published)
+    assert (report.ok, report.first_bad_seq) == (False, COUNT - 2)
+    assert verify(tmp_path, expect_head=json.loads(lines[3])["hash"]).ok
