@@ -35,7 +35,10 @@ from embodied_stack.schemas import (
     Plan,
     PlanStatus,
     SafetyStatus,
+    SimControl,
+    SimControlOp,
     from_json,
+    to_json,
 )
 
 # Streams judged by the latest value: best effort matches any publisher.
@@ -61,6 +64,7 @@ class StackProbe(Node):
         self.errors: list[str] = []
         self._instruction = self.create_publisher(String, "planner/instruction", qos.COMMAND)
         self._approval = self.create_publisher(String, "planner/approval", qos.COMMAND)
+        self._sim_control = self.create_publisher(String, "sim/control", qos.COMMAND)
         self.create_subscription(String, "planner/plan", self._on_plan, qos.LATCHED)
         self.create_subscription(String, "motion/status", self._on_motion, _LATEST)
         self.create_subscription(String, "sim/ground_truth", self._on_truth, _LATEST)
@@ -114,6 +118,11 @@ class StackProbe(Node):
         import json
 
         self._instruction.publish(String(data=json.dumps({"text": text, "operator": operator})))
+
+    def move_object(self, object_id: str, xy: tuple[float, float]) -> None:
+        """Teleport an object in the simulator (a person stepping in)."""
+        control = SimControl(op=SimControlOp.MOVE, object_id=object_id, xy=xy)
+        self._sim_control.publish(String(data=to_json(control)))
 
     def latest_plan(self) -> Plan | None:
         with self.lock:
