@@ -218,3 +218,39 @@ def test_heartbeat_at_least_50_hz(rig: Rig) -> None:
     periods = [b - a for a, b in itertools.pairwise(beats)]
     # Median, not max: a shared machine may stall a thread now and then.
     assert statistics.median(periods) <= 1 / 50
+
+
+def test_missing_hardware_keeps_the_stop_set(tmp_path: Path) -> None:
+    registry = tmp_path / "registry.yaml"
+    write_registry(registry)
+    context = Context()
+    rclpy.init(context=context)
+    overrides = [
+        Parameter("registry", value=str(registry)),
+        Parameter("gpio.chip", value="/dev/gpiochip-missing"),
+    ]
+    kill = KillswitchNode(context=context, parameter_overrides=overrides)
+    probe = Node("probe_missing", context=context)
+    status: list[SafetyStatus] = []
+    probe.create_subscription(
+        String,
+        "safety/status",
+        lambda m: status.append(json_from_ros(SafetyStatus, m)),
+        qos.LATCHED,
+    )
+    executor = MultiThreadedExecutor(context=context)
+    executor.add_node(kill)
+    executor.add_node(probe)
+    spin = threading.Thread(target=executor.spin, daemon=True)
+    spin.start()
+    try:
+        assert wait_until(lambda: bool(status))
+        last = status[-1]
+        assert last.latched and last.tripped_by == "gpio" and last.inputs["gpio"]
+        assert "gpiochip-missing" in (last.reason or "") and not last.reset_allowed
+    finally:
+        executor.shutdown(timeout_sec=2.0)
+        kill.destroy_node()
+        probe.destroy_node()
+        rclpy.try_shutdown(context=context)
+        spin.join(timeout=2.0)
