@@ -1,0 +1,210 @@
+"""perception_node: camera images in, perceived objects out (the stack's eyes).
+
+Colour and depth are paired by stamp, checked, and handed to the core detector
+(embodied_stack.perception); the tracker gives stable ids, keeps what the arm
+hides as stale and follows the held object with the TCP (forward kinematics of
+`joint_states`, which also masks the arm out of the image). Publishes
+`perception/objects` (JSON ObjectsMessage), `perception/markers` (MarkerArray)
+and `perception/annotated` (rgb8). A bad frame is a logged error and publishes
+nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import rclpy
+from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from sensor_msgs.msg import CameraInfo, Image, JointState
+from std_msgs.msg import String
+from visualization_msgs.msg import MarkerArray
+
+from embodied_stack.camera import world_from_optical
+from embodied_stack.errors import StackError
+from embodied_stack.nodes import qos
+from embodied_stack.nodes.ros_conversions import (
+    depth_from_ros,
+    image_from_ros,
+    image_to_ros,
+    intrinsics_from_camera_info,
+    joint_state_from_ros,
+    json_to_ros,
+    objects_to_markers,
+    time_from_ros,
+)
+from embodied_stack.perception.annotate import annotate
+from embodied_stack.perception.arm_mask import ArmModel
+from embodied_stack.perception.detector import Detector
+from embodied_stack.perception.tracker import ObjectTracker, TrackerConfig
+from embodied_stack.robot import load_robot
+from embodied_stack.schemas import ObjectsMessage
+
+NAME = "perception_node"
+PAIR_BUFFER = 4  # frames of one stream kept while waiting for the other
+
+
+def _describe(text: str, low: float | None = None, high: float | None = None) -> Any:
+    if low is None or high is None:
+        return ParameterDescriptor(description=text)
+    span = FloatingPointRange(from_value=low, to_value=high, step=0.0)
+    return ParameterDescriptor(description=text, floating_point_range=[span])
+
+
+PARAMETERS: list[tuple[str, Any, Any]] = [
+    ("robot", "panda", _describe("robot profile, config/robots/<robot>.yaml (global)")),
+    ("camera.position", [1.05, 0.0, 1.10], _describe("camera position, world, m (global)")),
+    ("camera.target", [0.45, 0.0, 0.0], _describe("point the camera looks at (global)")),
+    ("stale_after_s", 0.5, _describe("unseen this long: reported stale", 0.0, 60.0)),
+    ("forget_after_s", 60.0, _describe("unseen this long: dropped", 0.1, 3600.0)),
+    ("match_distance", 0.10, _describe("m an object may move between frames", 0.005, 1.0)),
+    ("use_joint_states", True, _describe("mask the arm out and track the held object")),
+    ("annotate", True, _describe("publish perception/annotated")),
+]
+
+
+class PerceptionNode(Node):
+    def __init__(self, **node_kwargs: Any) -> None:
+        super().__init__(NAME, **node_kwargs)
+        for name, default, descriptor in PARAMETERS:
+            self.declare_parameter(name, default, descriptor)
+        p = self.get_parameter
+        position = tuple(float(v) for v in p("camera.position").value)
+        target = tuple(float(v) for v in p("camera.target").value)
+        self.pose = world_from_optical(
+            (position[0], position[1], position[2]), (target[0], target[1], target[2])
+        )
+        self.tracker = ObjectTracker(
+            TrackerConfig(
+                stale_after_s=float(p("stale_after_s").value),
+                forget_after_s=float(p("forget_after_s").value),
+                match_distance=float(p("match_distance").value),
+            )
+        )
+        self.arm = ArmModel(load_robot(str(p("robot").value)))
+        self._use_joints = bool(p("use_joint_states").value)
+        self._annotate = bool(p("annotate").value)
+        self._joints_seen = False
+        self._detector: Detector | None = None
+        self._colour: dict[float, Image] = {}
+        self._depth: dict[float, Image] = {}
+        self._arm_lock = threading.Lock()
+        camera_group = MutuallyExclusiveCallbackGroup()
+        self._objects_pub = self.create_publisher(String, "perception/objects", qos.STATE)
+        self._markers_pub = self.create_publisher(MarkerArray, "perception/markers", qos.STATE)
+        self._annotated_pub = self.create_publisher(Image, "perception/annotated", qos.SENSOR)
+        for topic, callback in (
+            ("camera/color/image_raw", self._on_colour),
+            ("camera/depth/image_raw", self._on_depth),
+        ):
+            self.create_subscription(
+                Image, topic, callback, qos.SENSOR, callback_group=camera_group
+            )
+        self.create_subscription(
+            CameraInfo,
+            "camera/color/camera_info",
+            self._on_info,
+            qos.SENSOR,
+            callback_group=camera_group,
+        )
+        if self._use_joints:
+            self.create_subscription(JointState, "joint_states", self._on_joints, qos.STATE)
+        self.frames = 0  # frames published (for tests and diagnostics)
+        self.rejected = 0  # frames refused as bad input
+
+    # ---- inputs ---------------------------------------------------------------------------
+
+    def _on_info(self, msg: CameraInfo) -> None:
+        try:
+            intr = intrinsics_from_camera_info(msg)
+        except ValueError as exc:
+            self._reject(f"camera_info: {exc}")
+            return
+        if self._detector is None or self._detector.intr != intr:
+            self._detector = Detector(intr, self.pose)
+
+    def _on_joints(self, msg: JointState) -> None:
+        try:
+            sample = joint_state_from_ros(msg)
+        except ValueError as exc:
+            self.get_logger().error(f"joint_states ignored: {exc}", throttle_duration_sec=5.0)
+            return
+        with self._arm_lock:
+            self.arm.set_joints(dict(zip(sample.names, sample.positions, strict=True)))
+            self._joints_seen = True
+
+    def _on_colour(self, msg: Image) -> None:
+        self._colour[time_from_ros(msg.header.stamp)] = msg
+        self._pair()
+
+    def _on_depth(self, msg: Image) -> None:
+        self._depth[time_from_ros(msg.header.stamp)] = msg
+        self._pair()
+
+    def _pair(self) -> None:
+        """Process the newest stamp both streams have; drop anything older."""
+        common = set(self._colour) & set(self._depth)
+        if common:
+            stamp = max(common)
+            colour, depth = self._colour[stamp], self._depth[stamp]
+            self._colour = {t: m for t, m in self._colour.items() if t > stamp}
+            self._depth = {t: m for t, m in self._depth.items() if t > stamp}
+            self._process(stamp, colour, depth)
+        for buffer in (self._colour, self._depth):
+            for t in sorted(buffer)[:-PAIR_BUFFER]:
+                del buffer[t]
+
+    # ---- one frame ------------------------------------------------------------------------
+
+    def _process(self, stamp: float, colour: Image, depth: Image) -> None:
+        if self._detector is None:
+            self.get_logger().warning(
+                "no camera_info yet: frame skipped", throttle_duration_sec=5.0
+            )
+            return
+        try:
+            rgb = image_from_ros(colour)
+            metres = depth_from_ros(depth)
+            with self._arm_lock:
+                use_arm = self._use_joints and self._joints_seen
+                exclude = self.arm.contains if use_arm else None
+                if use_arm:
+                    self.tracker.set_gripper(self.arm.tcp(), self.arm.grasping())
+                detections = self._detector.detect(rgb, metres, exclude=exclude)
+        except (ValueError, StackError) as exc:
+            self._reject(str(exc))
+            return
+        objects = self.tracker.update(detections, stamp)
+        message = ObjectsMessage(stamp=stamp, objects=objects)
+        self._objects_pub.publish(json_to_ros(message))
+        self._markers_pub.publish(objects_to_markers(message))
+        if self._annotate:
+            drawn = annotate(rgb, objects, self._detector.intr, self.pose)
+            self._annotated_pub.publish(image_to_ros(drawn, stamp, colour.header.frame_id))
+        self.frames += 1
+
+    def _reject(self, reason: str) -> None:
+        self.rejected += 1
+        self.get_logger().error(f"bad camera input, nothing published: {reason}")
+
+
+def main(args: list[str] | None = None) -> None:
+    rclpy.init(args=args)
+    node = PerceptionNode()
+    executor = MultiThreadedExecutor()
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,194 @@
+"""perception_node over DDS: the real sim_node's camera in, objects with the right
+schema out (ids kept when an object moves), markers and an annotated image; bad
+frames are refused with nothing published."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+import rclpy
+from rclpy.context import Context
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.node import Node
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import String
+from visualization_msgs.msg import MarkerArray
+
+from embodied_stack.camera import CameraConfig, Intrinsics
+from embodied_stack.nodes import qos
+from embodied_stack.nodes.perception_node import PerceptionNode
+from embodied_stack.nodes.ros_conversions import (
+    camera_info_to_ros,
+    depth_to_ros,
+    image_from_ros,
+    image_to_ros,
+    json_from_ros,
+    json_to_ros,
+)
+from embodied_stack.schemas import ObjectsMessage, SimControl, SimControlOp
+
+pytestmark = pytest.mark.ros
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return condition()
+
+
+@dataclass
+class Watcher:
+    node: Node
+    objects: list[ObjectsMessage] = field(default_factory=list)
+    markers: list[MarkerArray] = field(default_factory=list)
+    annotated: list[Image] = field(default_factory=list)
+
+    def latest(self) -> dict[str, tuple[float, float, float]]:
+        return {o.id: o.position for o in self.objects[-1].objects} if self.objects else {}
+
+
+def make_watcher(context: Context) -> Watcher:
+    node = Node("perception_probe", context=context)
+    w = Watcher(node)
+    node.create_subscription(
+        String,
+        "perception/objects",
+        lambda m: w.objects.append(json_from_ros(ObjectsMessage, m)),
+        qos.STATE,
+    )
+    node.create_subscription(MarkerArray, "perception/markers", w.markers.append, qos.STATE)
+    node.create_subscription(Image, "perception/annotated", w.annotated.append, qos.SENSOR)
+    return w
+
+
+@contextmanager
+def running(*factories: Callable[[Context], Node]) -> Iterator[list[Node]]:
+    context = Context()
+    rclpy.init(context=context)
+    executor = MultiThreadedExecutor(context=context)
+    nodes = [make(context) for make in factories]
+    for node in nodes:
+        executor.add_node(node)
+    spin = threading.Thread(target=executor.spin, daemon=True)
+    spin.start()
+    try:
+        yield nodes
+    finally:
+        for node in nodes:
+            executor.remove_node(node)
+            node.destroy_node()
+        executor.shutdown(timeout_sec=5.0)
+        rclpy.try_shutdown(context=context)
+        spin.join(timeout=5.0)
+
+
+def near(a: tuple[float, ...], b: tuple[float, ...], tol: float = 0.012) -> bool:
+    return math.dist(a[:2], b[:2]) < tol
+
+
+def test_sim_camera_to_objects_markers_and_annotated_image() -> None:
+    from embodied_stack.nodes.sim_node import SimNode
+
+    watcher: list[Watcher] = []
+
+    def probe(context: Context) -> Node:
+        watcher.append(make_watcher(context))
+        return watcher[0].node
+
+    with running(lambda c: SimNode(context=c), lambda c: PerceptionNode(context=c), probe) as nodes:
+        w, control = watcher[0], nodes[2].create_publisher(String, "sim/control", qos.COMMAND)
+        # config/scenes/default.yaml: red cube (0.50, -0.15), blue cube (0.45, 0.10), tray
+        assert wait_until(lambda: len(w.latest()) == 3), w.latest()
+        seen = w.latest()
+        assert set(seen) == {"red_cube_1", "blue_cube_1", "green_tray_1"}
+        assert near(seen["red_cube_1"], (0.50, -0.15)) and near(seen["blue_cube_1"], (0.45, 0.10))
+        message = w.objects[-1]
+        assert message.version == 1 and message.frame_id == "world" and message.stamp > 0
+        cube = next(o for o in message.objects if o.id == "red_cube_1")
+        assert cube.kind.value == "cube" and cube.support == "table" and not cube.stale
+        assert cube.size == pytest.approx((0.04, 0.04, 0.04), abs=0.004)
+        assert wait_until(lambda: bool(w.markers) and bool(w.annotated))
+        assert {m.text for m in w.markers[-1].markers if m.ns == "labels"} == set(seen)
+        drawn = image_from_ros(w.annotated[-1])
+        assert drawn.shape == (480, 640, 3)
+
+        # A person (here: the runner) moves the red cube: it keeps its id.
+        move = SimControl(op=SimControlOp.MOVE, object_id="red_cube", xy=(0.40, -0.25))
+        control.publish(json_to_ros(move))
+        assert wait_until(lambda: near(w.latest().get("red_cube_1", (0, 0)), (0.40, -0.25)))
+        assert set(w.latest()) == set(seen)
+
+
+def rendered_frame() -> tuple[np.ndarray, np.ndarray, CameraConfig]:
+    from tests.perception.helpers import CAMERA, render_public
+
+    r = render_public("tasks", "two_cubes_tray")
+    return r.rgb, r.depth, CAMERA
+
+
+def test_bad_frames_are_logged_and_publish_nothing() -> None:
+    rgb, depth, cam = rendered_frame()
+    intr = Intrinsics.from_config(cam)
+    watcher: list[Watcher] = []
+
+    def probe(context: Context) -> Node:
+        watcher.append(make_watcher(context))
+        return watcher[0].node
+
+    with running(lambda c: PerceptionNode(context=c), probe) as nodes:
+        perception, w = nodes[0], watcher[0]
+        assert isinstance(perception, PerceptionNode)
+        pubs = {
+            "rgb": w.node.create_publisher(Image, "camera/color/image_raw", qos.SENSOR),
+            "depth": w.node.create_publisher(Image, "camera/depth/image_raw", qos.SENSOR),
+            "info": w.node.create_publisher(CameraInfo, "camera/color/camera_info", qos.SENSOR),
+        }
+
+        def send(colour: Image, metres: Image, stamp: float) -> None:
+            pubs["info"].publish(camera_info_to_ros(intr, stamp, "cam"))
+            time.sleep(0.05)
+            for msg in (colour, metres):
+                msg.header.stamp = image_to_ros(rgb[:1, :1], stamp, "cam").header.stamp
+            pubs["rgb"].publish(colour)
+            pubs["depth"].publish(metres)
+
+        def good(stamp: float) -> None:
+            send(image_to_ros(rgb, stamp, "cam"), depth_to_ros(depth, stamp, "cam"), stamp)
+
+        assert wait_until(lambda: (good(1.0), len(w.objects) > 0)[1], timeout=30.0)
+        assert {o.id for o in w.objects[-1].objects} == {
+            "red_cube_1",
+            "blue_cube_1",
+            "green_tray_1",
+        }
+
+        mono = image_to_ros(rgb, 2.0, "cam")
+        mono.encoding = "mono8"
+        bad_frames = [
+            (mono, depth_to_ros(depth, 2.0, "cam")),  # wrong encoding
+            (image_to_ros(rgb[:240], 3.0, "cam"), depth_to_ros(depth, 3.0, "cam")),  # sizes
+            (image_to_ros(rgb, 4.0, "cam"), depth_to_ros(np.full_like(depth, np.nan), 4.0, "c")),
+            (image_to_ros(rgb, 5.0, "cam"), depth_to_ros(np.zeros_like(depth), 5.0, "cam")),
+        ]
+        for i, (colour, metres) in enumerate(bad_frames):
+            before = perception.rejected
+            assert wait_until(
+                lambda c=colour, m=metres, s=2.0 + i, n=before: (
+                    send(c, m, s),
+                    perception.rejected > n,
+                )[1],
+                timeout=20.0,
+            ), f"bad frame {i} not refused"
+        time.sleep(0.3)
+        # Nothing was published for any bad frame (their stamps are 2.0 and later).
+        assert all(message.stamp < 2.0 for message in w.objects)
