@@ -3,10 +3,12 @@ buffer of the last seconds for incident bundles.
 
 `embodied-stack run --record FILE.mcap` does:
 
-    recorder_node = start_recorder("FILE.mcap", context=ctx, namespace=ns)
-    executor.add_node(recorder_node)
+    recording = start_recording(stack, "FILE.mcap")   # joins the stack's executor
     ...
-    recorder_node.destroy_node()          # finishes the MCAP file (its summary, index)
+    recording.close()                     # finishes the MCAP file (its summary, index)
+
+(or, by hand: `node = start_recorder(path, context=..., namespace=...)`, add it to an
+executor, and `node.destroy_node()` at the end.)
 
 Topics are discovered every `discover_period_s` and subscribed raw (CDR bytes, no
 deserialisation), with the publishers' reliability and durability, as rosbag2 does.
@@ -20,9 +22,11 @@ import importlib
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.context import Context
+from rclpy.executors import Executor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.subscription import Subscription
@@ -156,3 +160,38 @@ def start_recorder(
 ) -> RecorderNode:
     """The recorder for `embodied-stack run --record FILE.mcap` (add it to the executor)."""
     return RecorderNode(path, topics, **node_kwargs)
+
+
+class _Stack(Protocol):
+    """What start_recording needs of the one-process stack (nodes.launcher.InProcessStack)."""
+
+    context: Context
+    namespace: str
+    executor: Executor
+
+
+class Recording:
+    """A running recorder attached to a stack's executor; `close()` finishes the file."""
+
+    def __init__(self, stack: _Stack, node: RecorderNode) -> None:
+        self._stack = stack
+        self.node = node
+
+    @property
+    def recorder(self) -> Recorder:
+        return self.node.recorder
+
+    def close(self) -> None:
+        self._stack.executor.remove_node(self.node)
+        self.node.destroy_node()
+
+
+def start_recording(
+    stack: _Stack, path: str | Path, topics: Iterable[str] | None = None
+) -> Recording:
+    """`embodied-stack run --record FILE.mcap`: record every topic of a running stack."""
+    node = start_recorder(
+        path, topics=topics, context=stack.context, namespace=stack.namespace or None
+    )
+    stack.executor.add_node(node)
+    return Recording(stack, node)

@@ -19,7 +19,8 @@ from std_msgs.msg import Bool, String
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from embodied_stack.nodes import qos
-from embodied_stack.nodes.recorder import RecorderNode
+from embodied_stack.nodes.launcher import InProcessStack
+from embodied_stack.nodes.recorder import RecorderNode, start_recording
 
 pytestmark = pytest.mark.ros
 
@@ -94,3 +95,20 @@ def test_topics_round_trip_through_mcap(tmp_path: Path) -> None:
         (t,) = decoded["/robot1/joint_trajectory_controller/joint_trajectory"]
         assert list(t.points[0].positions) == [0.1, -0.2, 0.3]  # type: ignore[attr-defined]
         assert t.points[0].time_from_start.sec == 2  # type: ignore[attr-defined]
+
+
+def test_start_recording_joins_a_running_stack(tmp_path: Path) -> None:
+    """What `embodied-stack run --record FILE.mcap` calls, on the real one-process stack."""
+    path = tmp_path / "stack.mcap"
+    with InProcessStack([], namespace="/robot2") as stack:
+        talker = Node("talker", namespace="/robot2", context=stack.context)
+        head = talker.create_publisher(String, "audit/head", qos.LATCHED)
+        head.publish(String(data='{"length": 1}'))
+        stack.executor.add_node(talker)
+        recording = start_recording(stack, path)
+        assert wait_until(lambda: recording.recorder.messages >= 1)
+        recording.close()
+        stack.executor.remove_node(talker)
+        talker.destroy_node()
+    topics = {item.channel.topic: item.ros_msg.data for item in read_ros2_messages(str(path))}
+    assert topics["/robot2/audit/head"] == '{"length": 1}'
