@@ -1,0 +1,265 @@
+"""sim_node over DDS: trajectories are followed, e-stop and a stale heartbeat hold
+the arm, the runners' sim/control works, and the camera streams."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytest
+import rclpy
+from rclpy.context import Context
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import CameraInfo, Image, JointState
+from std_msgs.msg import Bool, Float64, Header, String
+from trajectory_msgs.msg import JointTrajectory
+
+from embodied_stack.motion_types import JointTrajectoryCommand, TrajectoryPoint
+from embodied_stack.nodes import qos
+from embodied_stack.nodes.ros_conversions import (
+    depth_from_ros,
+    image_from_ros,
+    joint_state_from_ros,
+    json_from_ros,
+    json_to_ros,
+    time_from_ros,
+    trajectory_to_ros,
+)
+from embodied_stack.nodes.sim_node import SimNode
+from embodied_stack.robot import load_robot
+from embodied_stack.schemas import GroundTruth, SimControl, SimControlOp
+
+pytestmark = pytest.mark.ros
+PROFILE = load_robot("panda")
+HOME = np.array(PROFILE.home)
+# Generous: tests share two loaded cores, and a false hold would stall them. The
+# behaviour under test (stale = hold) does not depend on the number.
+HEARTBEAT_TIMEOUT_S = 0.5
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 20.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.005)
+    return condition()
+
+
+@dataclass
+class Probe:
+    """A test node standing in for the kill switch, motion_node and a runner."""
+
+    node: Node
+    pubs: dict[str, Any]
+    joints: list[tuple[float, np.ndarray]] = field(default_factory=list)
+    truths: list[GroundTruth] = field(default_factory=list)
+    clocks: list[float] = field(default_factory=list)
+    beating: threading.Event = field(default_factory=threading.Event)
+
+    def q(self) -> np.ndarray:
+        return self.joints[-1][1][:7]
+
+    def sim_time(self) -> float:
+        return self.joints[-1][0] if self.joints else 0.0
+
+    def wait_sim(self, seconds: float) -> None:
+        start = self.sim_time()
+        assert wait_until(lambda: self.sim_time() >= start + seconds)
+
+    def send(self, positions: np.ndarray, duration: float) -> None:
+        cmd = JointTrajectoryCommand(
+            tuple(PROFILE.joints), (TrajectoryPoint(tuple(positions.tolist()), duration),)
+        )
+        self.pubs["trajectory"].publish(trajectory_to_ros(cmd))
+
+
+def make_probe(context: Context) -> Probe:
+    node = Node("sim_probe", context=context)
+    probe = Probe(
+        node,
+        {
+            "trajectory": node.create_publisher(
+                JointTrajectory, "joint_trajectory_controller/joint_trajectory", qos.COMMAND
+            ),
+            "gripper": node.create_publisher(Float64, "gripper/command", qos.COMMAND),
+            "estop": node.create_publisher(Bool, "safety/estop", qos.LATCHED),
+            "heartbeat": node.create_publisher(
+                Header, "safety/heartbeat", qos.heartbeat(HEARTBEAT_TIMEOUT_S)
+            ),
+            "control": node.create_publisher(String, "sim/control", qos.COMMAND),
+        },
+    )
+
+    def on_joints(msg: JointState) -> None:
+        sample = joint_state_from_ros(msg)
+        probe.joints.append((sample.stamp, np.array(sample.positions)))
+
+    node.create_subscription(JointState, "joint_states", on_joints, qos.STATE)
+    node.create_subscription(
+        String,
+        "sim/ground_truth",
+        lambda m: probe.truths.append(json_from_ros(GroundTruth, m)),
+        qos.STATE,
+    )
+    node.create_subscription(
+        Clock, "clock", lambda m: probe.clocks.append(time_from_ros(m.clock)), qos.COMMAND
+    )
+    return probe
+
+
+def beat(probe: Probe, stop: threading.Event) -> None:
+    while not stop.is_set():
+        if probe.beating.is_set():
+            probe.pubs["heartbeat"].publish(Header())
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def rig() -> Iterator[tuple[SimNode, Probe]]:
+    context = Context()
+    rclpy.init(context=context)
+    executor = MultiThreadedExecutor(context=context)
+    sim = SimNode(
+        context=context,
+        parameter_overrides=[
+            Parameter("camera.width", value=160),
+            Parameter("camera.height", value=120),
+            Parameter("heartbeat_timeout_s", value=HEARTBEAT_TIMEOUT_S),
+        ],
+    )
+    probe = make_probe(context)
+    for node in (sim, probe.node):
+        executor.add_node(node)
+    spin = threading.Thread(target=executor.spin, daemon=True)
+    spin.start()
+    stop = threading.Event()
+    heart = threading.Thread(target=beat, args=(probe, stop), daemon=True)
+    heart.start()
+    try:
+        yield sim, probe
+    finally:
+        stop.set()
+        heart.join()
+        for node in (sim, probe.node):
+            executor.remove_node(node)
+            node.destroy_node()
+        executor.shutdown(timeout_sec=5.0)
+        rclpy.try_shutdown(context=context)
+        spin.join(timeout=5.0)
+
+
+def arm_ready(sim: SimNode, probe: Probe) -> None:
+    """E-stop released and heartbeats flowing: the node stops holding."""
+    probe.pubs["estop"].publish(Bool(data=False))
+    probe.beating.set()
+    assert wait_until(lambda: sim.holding is None and len(probe.joints) > 0)
+
+
+def test_joint_states_follow_a_trajectory(rig: tuple[SimNode, Probe]) -> None:
+    sim, probe = rig
+    arm_ready(sim, probe)
+    target = np.add(HOME, [0.4, 0.2, 0.0, 0.3, 0.0, -0.2, 0.5])
+    probe.send(target, 1.0)
+    assert wait_until(lambda: np.abs(probe.q() - target).max() < 0.01), probe.q() - target
+    stamps = [t for t, _q in probe.joints]
+    assert stamps == sorted(stamps) and stamps[-1] > 1.0
+    assert probe.clocks and probe.clocks == sorted(probe.clocks)
+    assert wait_until(lambda: len(probe.truths) > 0)
+    assert np.allclose(probe.truths[-1].joint_positions, target, atol=0.01)
+
+
+def test_estop_holds_at_once_and_release_does_not_restart(rig: tuple[SimNode, Probe]) -> None:
+    sim, probe = rig
+    arm_ready(sim, probe)
+    target = np.add(HOME, [1.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+    probe.send(target, 60.0)  # slow: the e-stop lands mid-way
+    assert wait_until(lambda: probe.q()[0] - HOME[0] > 0.05)
+    probe.pubs["estop"].publish(Bool(data=True))
+    assert wait_until(lambda: sim.holding == "e-stop pressed")
+    held_at = sim.holds[-1]
+    held = sim.world.follower.sample(sim.world.sim_time + 100.0)[0]  # the setpoint from now on
+    assert np.abs(held - probe.q()).max() < 0.01  # frozen where the arm was
+    probe.wait_sim(1.0)
+    assert np.abs(probe.q() - held).max() < 0.005
+    assert probe.q()[0] < target[0] - 0.5
+    probe.pubs["estop"].publish(Bool(data=False))
+    assert wait_until(lambda: sim.holding is None)
+    probe.wait_sim(1.0)
+    assert np.abs(probe.q() - held).max() < 0.005  # released, yet no motion without a new command
+    assert held_at.reason == "e-stop pressed" and held_at.sim_time > 0
+
+
+def test_stale_heartbeat_holds_and_rejects_commands(rig: tuple[SimNode, Probe]) -> None:
+    sim, probe = rig
+    arm_ready(sim, probe)
+    target = np.add(HOME, [1.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+    probe.send(target, 60.0)
+    assert wait_until(lambda: probe.q()[0] - HOME[0] > 0.05)
+    probe.beating.clear()
+    assert wait_until(lambda: (sim.holding or "").startswith("heartbeat stale"))
+    probe.wait_sim(0.5)
+    held = probe.q()
+    probe.send(HOME, 0.5)
+    assert wait_until(lambda: any("holding" in r for r in sim.rejections))
+    probe.wait_sim(1.0)
+    assert np.abs(probe.q() - held).max() < 0.005
+    assert any(h.reason.startswith("heartbeat stale") for h in sim.holds)
+
+
+def test_holds_before_the_first_heartbeat(rig: tuple[SimNode, Probe]) -> None:
+    sim, probe = rig
+    probe.pubs["estop"].publish(Bool(data=False))
+    assert wait_until(lambda: sim.holding == "no heartbeat received yet" and len(probe.joints) > 0)
+    probe.send(HOME + 0.3, 0.5)
+    assert wait_until(lambda: len(sim.rejections) > 0)
+    probe.wait_sim(1.0)
+    assert np.abs(probe.q() - HOME).max() < 0.005
+
+
+def test_sim_control_moves_objects_and_resets_with_a_monotonic_clock(
+    rig: tuple[SimNode, Probe],
+) -> None:
+    _sim, probe = rig
+    assert wait_until(lambda: len(probe.truths) > 0)
+    move = SimControl(op=SimControlOp.MOVE, object_id="red_cube", xy=(0.40, -0.30))
+    probe.pubs["control"].publish(json_to_ros(move))
+
+    def cube_at(xy: tuple[float, float]) -> bool:
+        pos = probe.truths[-1].objects["red_cube"].position
+        return abs(pos[0] - xy[0]) < 1e-3 and abs(pos[1] - xy[1]) < 1e-3
+
+    assert wait_until(lambda: cube_at((0.40, -0.30)))
+    before = probe.truths[-1].sim_time
+    probe.pubs["control"].publish(json_to_ros(SimControl(op=SimControlOp.RESET)))
+    assert wait_until(lambda: cube_at((0.50, -0.15)))
+    assert probe.truths[-1].sim_time >= before
+    assert probe.clocks == sorted(probe.clocks)
+
+
+def test_camera_streams_colour_depth_and_info(rig: tuple[SimNode, Probe]) -> None:
+    _sim, probe = rig
+    got: dict[str, Any] = {}
+    node = probe.node
+    node.create_subscription(
+        Image, "camera/color/image_raw", lambda m: got.setdefault("rgb", m), qos.SENSOR
+    )
+    node.create_subscription(
+        Image, "camera/depth/image_raw", lambda m: got.setdefault("depth", m), qos.SENSOR
+    )
+    node.create_subscription(
+        CameraInfo, "camera/color/camera_info", lambda m: got.setdefault("info", m), qos.SENSOR
+    )
+    assert wait_until(lambda: len(got) == 3)
+    rgb, depth = image_from_ros(got["rgb"]), depth_from_ros(got["depth"])
+    assert rgb.shape == (120, 160, 3) and got["rgb"].encoding == "rgb8"
+    assert depth.shape == (120, 160) and got["depth"].encoding == "32FC1"
+    assert np.isfinite(depth).all() and 0.5 < float(np.median(depth)) < 4.0
+    assert got["info"].width == 160
