@@ -5,8 +5,6 @@ anything also needs the session's CSRF token in a header, a same-site Origin
 (when the browser sends one), and a role the registry allows for the action.
 """
 
-from __future__ import annotations
-
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
