@@ -30,7 +30,7 @@ from embodied_stack.control.skills import SkillError, expand_step, step_label, v
 from embodied_stack.control.trajectory import knots_of
 from embodied_stack.control.world import WorldModel, arm_positions, gripper_opening
 from embodied_stack.motion_types import JointStateSample, JointTrajectoryCommand
-from embodied_stack.schemas import MotionState, MotionStatus, PerceivedObject, Plan
+from embodied_stack.schemas import MotionState, MotionStatus, PerceivedObject, Plan, SkillName
 
 
 @dataclass(frozen=True)
@@ -160,12 +160,13 @@ class PlanExecutor:
 
     def status(self, stamp: float = 0.0) -> MotionStatus:
         index = min(self.step_index, len(self.plan.steps) - 1) if self.plan.steps else None
+        skill = self.plan.steps[index].skill if index is not None else None
         return MotionStatus(
             plan_id=self.plan.plan_id,
             state=self.state,
             step_index=index,
             step_count=len(self.plan.steps),
-            skill=self.plan.steps[index].skill if index is not None else None,
+            skill=skill if isinstance(skill, SkillName) else None,
             error=self.error,
             stamp=stamp,
         )

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from embodied_stack.control.context import SkillContext
 from embodied_stack.control.executor import (
+    Command,
     PlanExecutor,
     SendGripper,
     SendTrajectory,
@@ -26,6 +28,7 @@ from embodied_stack.schemas import (
     PerceivedObject,
     Plan,
     PlannerKind,
+    PlanStatus,
     PlanStep,
     Provenance,
 )
@@ -48,10 +51,10 @@ class RunFigures:
 def operator_plan(steps: list[tuple[str, dict[str, float | str]]]) -> Plan:
     """An approved plan typed by a person (tests and benchmarks)."""
     return Plan(
-        steps=[PlanStep(skill=s, args=a) for s, a in steps],  # type: ignore[arg-type]
-        provenance=Provenance(planner=PlannerKind.OPERATOR, model="test"),
+        steps=[PlanStep.model_validate({"skill": s, "args": a}) for s, a in steps],
+        provenance=Provenance(planner=PlannerKind.OPERATOR, model="operator"),
         ai_generated=False,
-        status="approved",  # type: ignore[arg-type]
+        status=PlanStatus.APPROVED,
     )
 
 
@@ -74,8 +77,13 @@ def run_plan(
     *,
     timeout_s: float = 60.0,
     gate: TrajectoryGate | None = None,
+    on_command: Callable[[SimWorld, Command], None] | None = None,
+    abort_after_s: float | None = None,
 ) -> RunFigures:
-    """Execute `plan` in `sim` until it ends (or `timeout_s` of sim time pass)."""
+    """Execute `plan` in `sim` until it ends (or `timeout_s` of sim time pass).
+
+    `on_command` sees every command before the simulator does (tests disturb the
+    world there); `abort_after_s` aborts the plan then, as an e-stop would."""
     figures = RunFigures()
     world, objects = world_from_sim(sim)
     executor = PlanExecutor(plan, world, ctx, gate=gate)
@@ -84,7 +92,12 @@ def run_plan(
     while not executor.finished and sim.sim_time - start_sim < timeout_s:
         if steps % PERCEPTION_STEPS == 0:
             objects = perceived_objects(sim.ground_truth(), sim.scene)
-        for command in executor.tick(sim.sim_time, sim.joint_state(), objects):
+        commands = executor.tick(sim.sim_time, sim.joint_state(), objects)
+        if abort_after_s is not None and sim.sim_time - start_sim >= abort_after_s:
+            commands = executor.abort("e-stop")
+        for command in commands:
+            if on_command is not None:
+                on_command(sim, command)
             if isinstance(command, SendTrajectory):
                 figures.commands.append(command.label)
                 problems = sim.command_trajectory(command.command)

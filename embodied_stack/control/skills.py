@@ -36,15 +36,17 @@ class Expansion:
 
 
 def step_label(index: int, step: PlanStep) -> str:
-    return f"step {index + 1} ({step.skill.value})"
+    skill = step.skill.value if isinstance(step.skill, SkillName) else str(step.skill)
+    return f"step {index + 1} ({skill})"
 
 
 def expand_step(step: PlanStep, world: WorldModel, ctx: SkillContext) -> Expansion:
     """Segments of one step; raises SkillError saying why it cannot be done."""
-    if step.skill.value in ctx.config.forbidden_skills:
-        raise SkillError(f"skill {step.skill.value!r} is forbidden by the red lines")
-    args = parse_args(step)
-    return _SKILLS[step.skill](args, world, ctx)
+    args = parse_args(step)  # first: it also rejects unknown skills
+    skill = SkillName(step.skill)
+    if skill.value in ctx.config.forbidden_skills:
+        raise SkillError(f"skill {skill.value!r} is forbidden by the red lines")
+    return _SKILLS[skill](args, world, ctx)
 
 
 def validate_plan(
