@@ -24,6 +24,7 @@ class Detection(BaseModel):
     support_index: int | None = None  # index of the detection below, same frame
     inside: bool = False  # resting inside a container (support_index names it)
     confidence: float = Field(default=1.0, ge=0.0, le=1.0)
+    occluded: bool = False  # partly hidden by the arm, a person or the image border
     pixels: int = 0  # pixels the estimate was made from
     box: PixelBox = (0, 0, 0, 0)
 

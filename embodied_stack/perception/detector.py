@@ -32,6 +32,8 @@ from embodied_stack.scene import Color
 
 BoolArray = npt.NDArray[np.bool_]
 Excluder = Callable[[FloatArray], BoolArray]  # world points (N, 3) -> True: not an object
+OCCLUSION_RING = 2  # px around a blob searched for occluders
+OCCLUSION_MIN_PIXELS = 3
 
 
 class DetectorConfig(BaseModel):
@@ -100,7 +102,10 @@ class Detector:
         if exclude is not None and len(points):
             set_aside |= exclude(points)
         table_value = self._table_value(rgb_ok, z, valid)
+        occluders = _occluder_image(z.shape, rows[set_aside], cols[set_aside])
         blobs = self._blobs(rgb_ok, depth_ok, points, rows, cols, ~set_aside, table_value)
+        for blob in blobs:
+            blob.occluded = _touches(blob.uv, occluders)
         measured: list[Measured] = []
         for blob in blobs:
             measured += measure(blob, cfg.shape)
@@ -201,6 +206,30 @@ class Detector:
         if cls != ACHROMATIC_CLASS:
             return CHROMATIC[cls]
         return self.achromatic.classify(float(np.percentile(values, 90)), table_value)
+
+
+def _occluder_image(
+    shape: tuple[int, ...], rows: npt.NDArray[np.intp], cols: npt.NDArray[np.intp]
+) -> npt.NDArray[np.uint8]:
+    """What can hide an object: the arm, people (set-aside pixels) and the image border."""
+    image = np.zeros(shape, dtype=np.uint8)
+    image[rows, cols] = 1
+    image[[0, -1], :] = 1
+    image[:, [0, -1]] = 1
+    return image
+
+
+def _touches(uv: npt.NDArray[np.int32], occluders: npt.NDArray[np.uint8]) -> bool:
+    """Whether occluder pixels lie within OCCLUSION_RING pixels of the blob."""
+    ring = OCCLUSION_RING
+    u0, v0 = max(int(uv[:, 0].min()) - ring, 0), max(int(uv[:, 1].min()) - ring, 0)
+    u1 = min(int(uv[:, 0].max()) + ring + 1, occluders.shape[1])
+    v1 = min(int(uv[:, 1].max()) + ring + 1, occluders.shape[0])
+    mask = np.zeros((v1 - v0, u1 - u0), dtype=np.uint8)
+    mask[uv[:, 1] - v0, uv[:, 0] - u0] = 1
+    grown = cv2.dilate(mask, np.ones((2 * ring + 1, 2 * ring + 1), np.uint8))
+    near = (grown > 0) & (mask == 0) & (occluders[v0:v1, u0:u1] > 0)
+    return int(np.count_nonzero(near)) >= OCCLUSION_MIN_PIXELS
 
 
 def _far_side_of_jumps(depth: npt.NDArray[np.float32], jump: float) -> BoolArray:

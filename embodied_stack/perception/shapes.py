@@ -10,7 +10,7 @@ surface, a container's outline).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -61,6 +61,7 @@ class Blob:
     color: Color | None
     pitch: float  # m between neighbouring pixels on the surface
     camera_xy: tuple[float, float] = (0.0, 0.0)
+    occluded: bool = False  # touches the arm, a person or the image border
 
     def subset(self, keep: npt.NDArray[np.bool_]) -> Blob:
         return Blob(
@@ -70,6 +71,7 @@ class Blob:
             self.color,
             self.pitch,
             self.camera_xy,
+            self.occluded,
         )
 
 
@@ -88,7 +90,7 @@ class Measured:
     centre_z: float | None = None  # balls: fitted centre height
     inner_floor: float | None = None  # containers: height objects rest at
     confidence: float = 1.0
-    parts: list[Measured] = field(default_factory=list)
+    occluded: bool = False
 
 
 def measure(blob: Blob, p: ShapeParams) -> list[Measured]:
@@ -111,8 +113,18 @@ def measure(blob: Blob, p: ShapeParams) -> list[Measured]:
 def _measured(kind: ObjectKind, blob: Blob, rect: Rect, top: float, low: float) -> Measured:
     u, v = blob.uv[:, 0], blob.uv[:, 1]
     box = (int(u.min()), int(v.min()), int(u.max()) + 1, int(v.max()) + 1)
-    confidence = min(1.0, 0.5 + len(blob.points) / 200.0)
-    return Measured(kind, blob.color, rect, top, low, len(blob.points), box, confidence=confidence)
+    confidence = min(1.0, 0.5 + len(blob.points) / 200.0) * (0.5 if blob.occluded else 1.0)
+    return Measured(
+        kind,
+        blob.color,
+        rect,
+        top,
+        low,
+        len(blob.points),
+        box,
+        confidence=confidence,
+        occluded=blob.occluded,
+    )
 
 
 def _container(blob: Blob, rect: Rect, p: ShapeParams) -> list[Measured]:

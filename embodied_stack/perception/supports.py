@@ -61,6 +61,7 @@ def to_detection(m: Measured, support: Support) -> Detection:
         support_index=index,
         inside=inside,
         confidence=m.confidence,
+        occluded=m.occluded,
         pixels=m.pixels,
         box=m.box,
     )

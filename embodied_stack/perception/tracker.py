@@ -109,12 +109,33 @@ class ObjectTracker:
     # ---- frames ---------------------------------------------------------------------
 
     def update(self, detections: list[Detection], stamp: float) -> list[PerceivedObject]:
-        """Fold one frame's detections in; returns every known object."""
+        """Fold one frame's detections in; returns every known object.
+
+        A partly hidden detection (occluded) near a known object of its colour
+        is that object glimpsed: its last full estimate stands (and goes stale)
+        rather than a truncated one. Whatever sits in the gripper is the held object.
+        """
+        detections = [d for d in detections if not self._hidden_view(d)]
         ids = self._associate(detections)
         for det, track_id in zip(detections, ids, strict=True):
             self._observe(track_id, det, ids, stamp)
         self._age(stamp)
         return self.objects()
+
+    def _hidden_view(self, det: Detection) -> bool:
+        held = self.held_id()
+        in_gripper = held is not None and (
+            _distance(self._tracks[held].obj.position, det.position) < self.config.grasp_radius
+        )
+        if in_gripper:
+            return True
+        if not det.occluded:
+            return False
+        return any(
+            track.obj.color == det.color
+            and _distance(track.obj.position, det.position) <= self.config.match_distance
+            for track in self._tracks.values()
+        )
 
     def objects(self) -> list[PerceivedObject]:
         return [self._tracks[k].obj for k in sorted(self._tracks)]

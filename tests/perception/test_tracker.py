@@ -89,3 +89,41 @@ def test_supports_are_reported_by_id() -> None:
     objs = by_id(tracker.update([tray(0.6, 0.0), on_tray], 0.0))
     assert objs["red_cube_1"].support == "green_tray_1"
     assert objs["red_cube_1"].inside
+
+
+def test_a_glimpse_behind_the_arm_keeps_the_last_full_estimate() -> None:
+    tracker = ObjectTracker(TrackerConfig(stale_after_s=0.5))
+    tracker.update([cube(0.5, 0.2)], 0.0)
+    glimpse = Detection(
+        kind=ObjectKind.CYLINDER,
+        color=Color.RED,
+        position=(0.51, 0.21, 0.02),
+        size=(0.03, 0.03, 0.04),
+        occluded=True,
+        confidence=0.4,
+    )
+    for t in (0.2, 0.4, 0.6, 0.8):
+        objs = by_id(tracker.update([glimpse], t))
+    assert set(objs) == {"red_cube_1"}  # no "red_cylinder" made up from a truncated view
+    assert objs["red_cube_1"].position == (0.5, 0.2, 0.02) and objs["red_cube_1"].stale
+    objs = by_id(tracker.update([cube(0.5, 0.2)], 1.0))
+    assert not objs["red_cube_1"].stale
+
+
+def test_first_sight_of_a_partly_hidden_object_is_still_reported() -> None:
+    tracker = ObjectTracker()
+    partial = cube(0.5, 0.2).model_copy(update={"occluded": True, "confidence": 0.4})
+    objs = by_id(tracker.update([partial], 0.0))
+    assert objs["red_cube_1"].confidence == 0.4
+
+
+def test_what_is_between_the_fingers_is_the_held_object() -> None:
+    tracker = ObjectTracker()
+    tracker.update([cube(0.5, 0.2)], 0.0)
+    tracker.set_gripper((0.5, 0.2, 0.02), grasping=True)
+    tracker.set_gripper((0.5, 0.2, 0.20), grasping=True)
+    seen_in_gripper = Detection(
+        kind=ObjectKind.BALL, color=Color.RED, position=(0.5, 0.21, 0.19), size=(0.03, 0.03, 0.03)
+    )
+    objs = by_id(tracker.update([seen_in_gripper], 0.1))
+    assert set(objs) == {"red_cube_1"} and objs["red_cube_1"].support == "held"
