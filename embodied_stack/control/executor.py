@@ -30,7 +30,14 @@ from embodied_stack.control.skills import SkillError, expand_step, step_label, v
 from embodied_stack.control.trajectory import knots_of
 from embodied_stack.control.world import WorldModel, arm_positions, gripper_opening
 from embodied_stack.motion_types import JointStateSample, JointTrajectoryCommand
-from embodied_stack.schemas import MotionState, MotionStatus, PerceivedObject, Plan, SkillName
+from embodied_stack.schemas import (
+    MotionState,
+    MotionStatus,
+    PerceivedObject,
+    Plan,
+    SkillName,
+    Violation,
+)
 
 
 @dataclass(frozen=True)
@@ -58,8 +65,8 @@ class GateInfo:
     holding: str | None
 
 
-# The one place a trajectory is judged before it is sent: returns the reasons it must not be.
-TrajectoryGate = Callable[[JointTrajectoryCommand, GateInfo], list[str]]
+# The one place a trajectory is judged before it is sent: the red lines it would cross.
+TrajectoryGate = Callable[[JointTrajectoryCommand, GateInfo], list[Violation]]
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,7 @@ class PlanExecutor:
         self._finger_log: list[tuple[float, float]] = []
         self._measured_opening: float | None = None
         self._moved = False  # a trajectory or gripper command went out
+        self.violations: list[Violation] = []  # what the gate refused, for the audit log
         _, error = validate_plan(plan.steps, world, ctx)
         if error is not None:
             self._finish(MotionState.FAILED, f"rejected before moving: {error}")
@@ -200,9 +208,11 @@ class PlanExecutor:
     def _start(self, segment: Segment, now: float) -> list[Command]:
         self._seg_start = now
         if isinstance(segment, TrajectorySegment):
-            reasons = self._gate(segment)
-            if reasons:
-                return self._fail(f"{self._label()}: {segment.label}: " + "; ".join(reasons))
+            violations = self._gate(segment)
+            if violations:
+                self.violations = violations
+                reasons = "; ".join(v.describe() for v in violations[:3])
+                return self._fail(f"{self._label()}: {segment.label}: red line: {reasons}")
             self._knots = knots_of(segment.command, segment.start)
             self.setpoint = np.array(segment.end, dtype=float)
             self._moved = True
@@ -213,7 +223,7 @@ class PlanExecutor:
             return [SendGripper(segment.opening)]
         return []
 
-    def _gate(self, segment: TrajectorySegment) -> list[str]:
+    def _gate(self, segment: TrajectorySegment) -> list[Violation]:
         if self.gate is None:
             return []
         info = GateInfo(

@@ -11,6 +11,7 @@ import numpy as np
 
 from embodied_stack.control.context import SkillContext
 from embodied_stack.control.executor import Command, SendGripper
+from embodied_stack.control.redline_gate import redline_gate
 from embodied_stack.control.sim_driver import RunFigures, run_plan
 from embodied_stack.robot import RobotProfile
 from embodied_stack.safety.redlines import RedLines
@@ -137,3 +138,25 @@ def test_abort_mid_motion_stops_the_arm(ctx: SkillContext, profile: RobotProfile
             path += float(np.linalg.norm(now - stopped_at))
             stopped_at = now
         assert path < 0.02  # the redteam "stopped" criterion: < 2 cm in total after the stop
+
+
+def test_the_red_line_gate_passes_a_normal_cycle_and_stops_a_crossing(
+    ctx: SkillContext, profile: RobotProfile, redlines: RedLines
+) -> None:
+    scene = SUITE.scenes["two_cubes_tray"]
+    plan = plan_of(("pick", {"object": "red_cube"}), ("place", {"target": "tray"}))
+    with SimWorld(scene=scene, robot=profile) as sim:
+        sim.step(60)
+        run = run_plan(sim, plan, ctx, gate=redline_gate(redlines, profile.name))
+    assert run.status is not None and run.status.state is MotionState.DONE, run.status.error
+    fenced = redlines.tightened(
+        {"keep_out": [{"min": [0.52, 0.15, 0.0], "max": [0.70, 0.35, 0.6]}]}
+    )
+    with SimWorld(scene=scene, robot=profile) as sim:
+        sim.step(60)
+        run = run_plan(sim, plan, ctx, gate=redline_gate(fenced, profile.name))
+        tcp, _ = sim.tcp_pose()
+    assert run.status is not None and run.status.state is MotionState.FAILED
+    assert run.status.error is not None and "step 2 (place)" in run.status.error
+    assert "keep_out" in run.status.error
+    assert tcp[1] < 0.15  # never went over the fenced tray
