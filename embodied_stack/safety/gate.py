@@ -2,8 +2,8 @@
 
 `RedLineGate` is a `TrajectoryGate` (embodied_stack.control.executor): it runs
 `check_trajectory` with the step's context (objects, what is held, the planned
-start) and returns one line per violation; the Violation objects themselves are
-kept in `violations` for the motion status, the audit log and incident bundles.
+start) and returns the violations; every one found is also kept in `violations`
+for the motion status, the audit log and incident bundles.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class RedLineGate:
         self._geometry = geometry
         self.violations: list[Violation] = []
 
-    def __call__(self, cmd: JointTrajectoryCommand, info: GateInfo) -> list[str]:
+    def __call__(self, cmd: JointTrajectoryCommand, info: GateInfo) -> list[Violation]:
         ctx = CheckContext.from_objects(
             self.redlines,
             info.objects,
@@ -45,4 +45,4 @@ class RedLineGate:
         )
         found = check_trajectory(cmd, ctx, self._geometry)
         self.violations += found
-        return [v.describe() for v in found]
+        return found

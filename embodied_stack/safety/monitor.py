@@ -27,6 +27,10 @@ from embodied_stack.schemas import PerceivedObject, Violation
 DEFAULT_HORIZON_S = 0.1
 # Measured speeds carry controller overshoot and noise: a breach is a clear excess.
 DEFAULT_SPEED_TOLERANCE = 0.05
+# Extra distance kept from keep-out boxes and people on top of the look-ahead.
+# 0 by default: planned paths may pass just outside the protective distance, and
+# the look-ahead already trips before the line is reached.
+DEFAULT_CLEARANCE = 0.0
 
 
 class RuntimeMonitor:
@@ -40,6 +44,7 @@ class RuntimeMonitor:
         robot: str = "panda",
         horizon_s: float = DEFAULT_HORIZON_S,
         speed_tolerance: float = DEFAULT_SPEED_TOLERANCE,
+        clearance: float = DEFAULT_CLEARANCE,
         geometry: RobotGeometry | None = None,
     ) -> None:
         # A private client: the monitor may be called from any executor thread.
@@ -47,6 +52,7 @@ class RuntimeMonitor:
         self._ctx = CheckContext(redlines=redlines, robot=robot, source=source)
         self._horizon_s = horizon_s
         self._speed_tolerance = speed_tolerance
+        self._clearance = clearance
         self._joints = list(self._geometry.profile.joints)
         self._limits = np.array(redlines.joint_speed_limits(self._geometry.profile))
         self._previous: tuple[float, np.ndarray] | None = None
@@ -110,6 +116,7 @@ class RuntimeMonitor:
             collector,
             self._limits,
             margin=0.0,
+            clearance=self._clearance,
             speed_tolerance=self._speed_tolerance,
         )
 

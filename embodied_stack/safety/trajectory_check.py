@@ -90,9 +90,13 @@ def check_sample(
     joint_limits: np.ndarray,
     *,
     margin: float = SWEEP_MARGIN,
+    clearance: float = 0.0,
     speed_tolerance: float = SPEED_TOLERANCE,
 ) -> None:
-    """All rules at one joint state (also used by the runtime monitor)."""
+    """All rules at one joint state (also used by the runtime monitor).
+
+    `margin` shrinks every distance (the swept volume between samples);
+    `clearance` shrinks distances to keep-out boxes and people only (time to stop)."""
     red = ctx.redlines
     at = f"t={sample.t:.2f} s"
     geometry.set_joints(sample.q)
@@ -104,11 +108,11 @@ def check_sample(
         lowest = red.min_link_z + floor.distance - margin
         collector.add("below_table", f"{floor.link} at {at}", lowest, red.min_link_z)
     for i, box in enumerate(red.keep_out):
-        hit = geometry.closest(box, margin + 1e-3)
-        if hit is not None and hit.distance < margin:
+        hit = geometry.closest(box, margin + clearance + 1e-3)
+        if hit is not None and hit.distance < margin + clearance:
             where = f"{hit.link} in keep_out[{i}] at {at}"
-            collector.add("keep_out", where, hit.distance - margin, 0.0)
-    _people(tcp, tcp_speed, ctx, geometry, collector, at, margin, speed_tolerance)
+            collector.add("keep_out", where, hit.distance - margin - clearance, 0.0)
+    _people(tcp, tcp_speed, ctx, geometry, collector, at, margin + clearance, speed_tolerance)
     if tcp_speed > red.max_tcp_speed * (1 + speed_tolerance):
         collector.add("tcp_speed", f"tcp at {at}", tcp_speed, red.max_tcp_speed)
     for name, speed, limit in zip(
