@@ -48,6 +48,8 @@ class ShapeParams(BaseModel):
     min_points: int = 12
     fit_max_rms: float = 0.002  # sphere or circle fits closer than this: round
     square_face_min_ratio: float = 0.7  # a cube's top face seen whole is about square
+    row_height_tolerance: float = 0.3  # of the width: a row of cubes is as tall as wide
+    stack_min_ratio: float = 1.6  # a cube this many times taller than its top face: a stack
     square_tolerance: float = 0.01  # footprint sides closer than this: a square
 
 
@@ -91,6 +93,7 @@ class Measured:
     inner_floor: float | None = None  # containers: height objects rest at
     confidence: float = 1.0
     occluded: bool = False
+    face_edge: float | None = None  # cubes: edge of the top face, when seen whole
 
 
 def measure(blob: Blob, p: ShapeParams) -> list[Measured]:
@@ -107,7 +110,31 @@ def measure(blob: Blob, p: ShapeParams) -> list[Measured]:
         found = _container(blob, rect, p)
         if found:
             return found
+    pieces = _side_by_side(blob, rect, top, low, p)
+    if pieces:
+        return [
+            _compact(piece, min_area_rect(piece.points[:, :2], pad=blob.pitch), top, low, p)
+            for piece in pieces
+        ]
     return [_compact(blob, rect, top, low, p)]
+
+
+def _side_by_side(blob: Blob, rect: Rect, top: float, low: float, p: ShapeParams) -> list[Blob]:
+    """Same-coloured cubes touching in a row look like one long box: cut it in cubes.
+
+    A box as tall as it is wide but n times as long is n cubes (cubes are cubes).
+    """
+    height = top - (0.0 if low < p.table_snap else low)
+    n = round(rect.length / max(rect.width, 1e-6))
+    if n < 2 or abs(height - rect.width) > p.row_height_tolerance * rect.width:
+        return []
+    unpadded = Rect(rect.cx, rect.cy, rect.length - blob.pitch, rect.width - blob.pitch, rect.yaw)
+    if hull_fill(blob.points[:, :2], unpadded) < p.cube_min_fill:
+        return []
+    along = rect.local(blob.points[:, :2])[:, 0]
+    slot = np.clip(((along / rect.length + 0.5) * n).astype(int), 0, n - 1)
+    pieces = [blob.subset(slot == k) for k in range(n)]
+    return pieces if all(len(piece.points) >= p.min_points for piece in pieces) else []
 
 
 def _measured(kind: ObjectKind, blob: Blob, rect: Rect, top: float, low: float) -> Measured:
@@ -208,6 +235,7 @@ def _cube(
         if face_rect.width > p.square_face_min_ratio * face_rect.length:
             cx, cy = face.mean(axis=0)
             m.rect = Rect(float(cx), float(cy), face_rect.length, face_rect.length, face_rect.yaw)
+            m.face_edge = (face_rect.length + face_rect.width) / 2
     else:
         m.rect = _walls_square(blob.points[:, :2], rect, blob.camera_xy)
     m.rect = Rect(m.rect.cx, m.rect.cy, m.rect.length, m.rect.width, wrap_quarter_turn(m.rect.yaw))

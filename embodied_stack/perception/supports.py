@@ -68,4 +68,36 @@ def to_detection(m: Measured, support: Support) -> Detection:
 
 
 def resolve(found: list[Measured], p: ShapeParams) -> list[Detection]:
-    return [to_detection(m, find_support(i, found, p)) for i, m in enumerate(found)]
+    detections = [to_detection(m, find_support(i, found, p)) for i, m in enumerate(found)]
+    for i, m in enumerate(found):
+        if m.kind is ObjectKind.CUBE and m.face_edge is not None:
+            _split_stack(detections, i, m.face_edge, p)
+    return detections
+
+
+def _split_stack(detections: list[Detection], i: int, face_edge: float, p: ShapeParams) -> None:
+    """A same-coloured stack of cubes is one blob n edges tall: report n cubes."""
+    d = detections[i]
+    n = round(d.size[2] / face_edge)
+    if d.size[2] < p.stack_min_ratio * face_edge or n < 2:
+        return
+    edge, (x, y, _z), bottom = d.size[2] / n, d.position, d.bottom_z
+    detections[i] = d.model_copy(
+        update={"size": (edge, edge, edge), "position": (x, y, bottom + edge / 2)}
+    )
+    below = i
+    for k in range(1, n):
+        cube = d.model_copy(
+            update={
+                "size": (edge, edge, edge),
+                "position": (x, y, bottom + edge * (k + 0.5)),
+                "support": "object",
+                "support_index": below,
+                "inside": False,
+            }
+        )
+        detections.append(cube)
+        below = len(detections) - 1
+    for j, other in enumerate(detections[: len(detections) - n + 1]):
+        if j != i and other.support_index == i:  # what stood on the stack stands on its top
+            detections[j] = other.model_copy(update={"support_index": below})

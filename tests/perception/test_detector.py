@@ -120,3 +120,41 @@ def test_sizes_follow_from_supports() -> None:
         assert det is not None
         expected = r.scene.object(object_id).extent()
         assert det.size == pytest.approx(expected, abs=0.006), object_id
+
+
+SAME_COLOUR_SCENE = Scene.model_validate(
+    {
+        "objects": [
+            {"id": "low", "kind": "cube", "color": "red", "size": 0.04, "xy": [0.45, -0.2]},
+            {"id": "high", "kind": "cube", "color": "red", "size": 0.04, "on": "low"},
+            {"id": "left", "kind": "cube", "color": "blue", "size": 0.04, "xy": [0.45, 0.0]},
+            {"id": "right", "kind": "cube", "color": "blue", "size": 0.04, "xy": [0.45, 0.0401]},
+            {
+                "id": "tray",
+                "kind": "tray",
+                "color": "red",
+                "size": [0.16, 0.16, 0.03],
+                "xy": [0.66, -0.2],
+            },
+            {"id": "in1", "kind": "cube", "color": "red", "size": 0.04, "xy": [0.66, -0.2201]},
+            {"id": "in2", "kind": "cube", "color": "red", "size": 0.04, "xy": [0.66, -0.18]},
+        ]
+    }
+)
+
+
+def test_same_coloured_cubes_touching_stacked_and_in_a_same_coloured_tray() -> None:
+    r = render_scene(SAME_COLOUR_SCENE, settle_steps=60)
+    detections = detector().detect(r.rgb, r.depth)
+    matches = {m.object_id: m for m in match_scene(r.scene, r.truth, detections)}
+    assert all(m.detection is not None for m in matches.values()), matches
+    assert all(m.pos_err < POSITION_TARGET for m in matches.values())
+    assert not false_positives(list(matches.values()), detections)
+    high, low = matches["high"].detection, matches["low"].detection
+    assert high is not None and high.support_index is not None
+    assert detections[high.support_index] is low
+    for inside in ("in1", "in2"):
+        det = matches[inside].detection
+        assert det is not None and det.inside
+        assert det.support_index is not None
+        assert detections[det.support_index] is matches["tray"].detection
