@@ -290,16 +290,18 @@ class DriverBridgeNode(Node):
 
 def main(args: list[str] | None = None) -> None:
     rclpy.init(args=args)
-    node = DriverBridgeNode()
     executor = MultiThreadedExecutor()
-    executor.add_node(node)
+    node: DriverBridgeNode | None = None
     try:
+        node = DriverBridgeNode()  # inside the try: Ctrl-C during start-up is a clean exit
+        executor.add_node(node)
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
         executor.shutdown()
-        node.destroy_node()
+        if node is not None:
+            node.destroy_node()
         rclpy.try_shutdown()
 
 

@@ -8,8 +8,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -108,24 +109,32 @@ def test_installed_node_starts_and_joins_the_graph(install: Path, graph: Node) -
         env=installed_env(install), cwd=install,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout or ()), daemon=True)
+    reader.start()
     try:
-        seen = _wait_for_node(graph, "driver_bridge_node", namespace, process)
-        assert seen, "the installed driver_bridge_node never appeared on the ROS graph"
+        started = _wait(lambda: any("guarding ur5e" in line for line in lines), process)
+        assert started, "the installed driver_bridge_node never finished starting"
+        on_graph = _wait(
+            lambda: ("driver_bridge_node", namespace) in graph.get_node_names_and_namespaces(),
+            process,
+        )
+        assert on_graph, "the installed driver_bridge_node never appeared on the ROS graph"
     finally:
         process.send_signal(signal.SIGINT)
         try:
-            output, _ = process.communicate(timeout=20)
+            process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
-            output, _ = process.communicate()
-    assert process.returncode == 0, output[-3000:]
-    assert "guarding ur5e" in output
+            process.wait()
+        reader.join(timeout=5)
+    assert process.returncode == 0, "".join(lines)[-3000:]
 
 
-def _wait_for_node(graph: Node, name: str, namespace: str, process: subprocess.Popen[str]) -> bool:
+def _wait(condition: Callable[[], bool], process: subprocess.Popen[str]) -> bool:
     deadline = time.monotonic() + 30.0
     while time.monotonic() < deadline and process.poll() is None:
-        if (name, namespace) in graph.get_node_names_and_namespaces():
+        if condition():
             return True
         time.sleep(0.1)
     return False
