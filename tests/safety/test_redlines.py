@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from embodied_stack.errors import ConfigError
 from embodied_stack.safety.redlines import LooseningError, RedLines, load_redlines
@@ -68,3 +70,34 @@ def test_unknown_and_inconsistent_fields_are_errors() -> None:
         load_redlines().tightened({"speed": 1})
     with pytest.raises(ConfigError, match="reduced_speed_distance"):
         load_redlines().tightened({"protective_distance": 0.7})
+
+
+@given(
+    field=st.sampled_from(
+        [
+            "max_tcp_speed",
+            "reduced_tcp_speed",
+            "protective_distance",
+            "knife_person_distance",
+            "max_release_height",
+            "min_link_z",
+            "joint_speed_scale",
+            "reduced_speed_distance",
+        ]
+    ),
+    factor=st.floats(min_value=0.5, max_value=1.5),
+)
+def test_an_override_either_tightens_or_is_refused(field: str, factor: float) -> None:
+    red = load_redlines()
+    old = getattr(red, field)
+    try:
+        new = getattr(red.tightened({field: old * factor if old else factor - 1}), field)
+    except ConfigError:
+        return
+    stricter_when_higher = field in (
+        "protective_distance",
+        "knife_person_distance",
+        "min_link_z",
+        "reduced_speed_distance",
+    )
+    assert new >= old if stricter_when_higher else new <= old

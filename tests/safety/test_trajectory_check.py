@@ -161,3 +161,12 @@ def test_first_point_at_time_zero_away_from_start_is_a_jump() -> None:
         points=(TrajectoryPoint(positions=tuple(q), time_from_start=0.0),),
     )
     assert "start_jump" in rules(check_trajectory(cmd, ctx()))
+
+
+def test_thin_wall_between_samples_is_still_caught() -> None:
+    # A 1 mm wall across the path: only the swept volume between samples meets it.
+    wall = KeepOutBox(min=(0.40, -0.0005, 0.10), max=(0.60, 0.0005, 0.30))
+    red = RED.tightened({"keep_out": [wall.model_dump()]})
+    cmd = through((0.5, -0.2, 0.2), (0.5, 0.2, 0.2), seconds=3.0)
+    found = check_trajectory(cmd, ctx(redlines=red, start=tuple(cmd.points[0].positions)))
+    assert "keep_out" in rules(found)
