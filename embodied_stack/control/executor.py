@@ -17,7 +17,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from embodied_stack.control.context import SkillContext
-from embodied_stack.control.hermite import Knots
 from embodied_stack.control.kinematics import Array
 from embodied_stack.control.segments import (
     CheckSegment,
@@ -69,10 +68,13 @@ class GateInfo:
 TrajectoryGate = Callable[[JointTrajectoryCommand, GateInfo], list[Violation]]
 
 
+PATH_SAMPLES_PER_PIECE = 4
+
+
 @dataclass(frozen=True)
 class Tolerances:
     reach: float = 0.02  # rad: the arm has reached a trajectory's end
-    tracking: float = 0.15  # rad: measured off the commanded path by more = a collision
+    tracking: float = 0.1  # rad: measured this far off the commanded path = blocked
     settle_s: float = 2.0  # s allowed after a trajectory's end to reach it
     gripper_min_s: float = 0.25
     gripper_max_s: float = 2.0
@@ -105,7 +107,7 @@ class PlanExecutor:
         self._after: WorldModel | None = None
         self._seg = 0
         self._seg_start: float | None = None
-        self._knots: Knots | None = None
+        self._path: Array | None = None  # dense joint positions of the active trajectory
         self._finger_log: list[tuple[float, float]] = []
         self._measured_opening: float | None = None
         self._moved = False  # a trajectory or gripper command went out
@@ -213,7 +215,8 @@ class PlanExecutor:
                 self.violations = violations
                 reasons = "; ".join(v.describe() for v in violations[:3])
                 return self._fail(f"{self._label()}: {segment.label}: red line: {reasons}")
-            self._knots = knots_of(segment.command, segment.start)
+            knots = knots_of(segment.command, segment.start)
+            self._path = knots.sample(knots.dense_times(PATH_SAMPLES_PER_PIECE))[0]
             self.setpoint = np.array(segment.end, dtype=float)
             self._moved = True
             return [SendTrajectory(segment.command, f"{self._label()}: {segment.label}")]
@@ -247,14 +250,16 @@ class PlanExecutor:
         return self._check(segment)
 
     def _trajectory_done(self, segment: TrajectorySegment, elapsed: float, q: Array) -> bool:
-        assert self._knots is not None
-        expected = self._knots.sample(np.array([elapsed]))[0][0]
-        off = np.abs(q - expected)
-        worst = int(np.argmax(off))
-        if off[worst] > self.tol.tracking:
+        assert self._path is not None
+        # Off the commanded path (wherever along it: commands reach the arm with some
+        # latency), by more than the tolerance: something blocks the arm.
+        off = np.abs(self._path - q).max(axis=1)
+        nearest = int(np.argmin(off))
+        if off[nearest] > self.tol.tracking:
+            worst = int(np.argmax(np.abs(self._path[nearest] - q)))
             joint = self.ctx.profile.joints[worst]
             self._fail(
-                f"{self._label()}: {segment.label}: {joint} is {off[worst]:.3f} rad off the "
+                f"{self._label()}: {segment.label}: {joint} is {off[nearest]:.3f} rad off the "
                 f"commanded path (limit {self.tol.tracking:.2f}): blocked or collided"
             )
             return False
