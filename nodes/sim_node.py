@@ -43,8 +43,9 @@ from embodied_stack.nodes.ros_conversions import (
     trajectory_from_ros,
 )
 from embodied_stack.robot import load_robot
-from embodied_stack.scene import load_scene
+from embodied_stack.scene import Scene, load_scene
 from embodied_stack.schemas import SimControl, SimControlOp
+from embodied_stack.sim.render_worker import RenderWorker, Snapshot, snapshot
 from embodied_stack.sim.world import SimWorld
 
 NAME = "sim_node"
@@ -78,6 +79,11 @@ PARAMETERS: list[tuple[str, Any, Any]] = [
     ("joint_state_hz", 100.0, _describe("joint_states per second of sim time", 1.0, 1000.0)),
     ("ground_truth_hz", 30.0, _describe("sim/ground_truth per second of sim time", 0.1, 240.0)),
     ("clock_hz", 100.0, _describe("clock messages per second of sim time", 1.0, 1000.0)),
+    (
+        "render_process",
+        True,
+        _describe("render in a worker process (the tiny renderer holds the GIL per frame)"),
+    ),
 ]
 
 
@@ -122,6 +128,10 @@ class SimNode(Node):
             gui=bool(p("gui").value),
             physics_hz=float(p("physics_hz").value),
         )
+        self._renderer: RenderWorker | None = None  # used by the physics thread only
+        self._mirror_outdated = False  # the renderer's scene needs rebuilding
+        if bool(p("render_process").value):
+            self._renderer = RenderWorker(scene=self.world.scene, robot=self.world.robot)
         self._timeout_s = float(p("heartbeat_timeout_s").value)
         self._realtime = bool(p("realtime").value)
         self._schedule = _Schedule(
@@ -211,6 +221,7 @@ class SimNode(Node):
             if control.op is SimControlOp.RESET:
                 self._epoch = self.now
                 self.world.reset(control.scene)
+                self._mirror_outdated = True
             elif control.object_id in self.world.objects and control.xy is not None:
                 self.world.teleport(control.object_id, control.xy)
             else:
@@ -253,18 +264,44 @@ class SimNode(Node):
         wall_start, sim_start = time.monotonic(), 0.0
         while not self._stop.is_set() and rclpy.ok(context=self.context):
             self._check_hold()
+            job: tuple[float, Snapshot, Scene | None] | None = None
             with self._lock:
                 self.world.step()
                 now = self.now
-                due = self._schedule.ready(now)
-                for name in due:
-                    self._publish(name, now)
+                for name in self._schedule.ready(now):
+                    if name == "camera":
+                        job = self._camera_tick(now)
+                    else:
+                        self._publish(name, now)
+            if job is not None:  # outside the lock: waiting for the worker blocks no command
+                self._render_in_worker(*job)
+            if self._renderer is not None and self._renderer.ready():
+                self._publish_frame(*self._renderer.collect())
             if self._realtime:
                 ahead = (now - sim_start) - (time.monotonic() - wall_start)
                 if ahead > 0:
                     time.sleep(ahead)
             else:
                 time.sleep(0)  # let the executor threads have the interpreter
+
+    def _camera_tick(self, now: float) -> tuple[float, Snapshot, Scene | None] | None:
+        """Render here, or return the job for the worker (a new scene if it changed)."""
+        if not self._camera_wanted():
+            return None
+        if self._renderer is None:
+            self._publish_frame(now, self.world.render())
+            return None
+        new_scene = self.world.scene if self._mirror_outdated else None
+        self._mirror_outdated = False
+        return now, snapshot(self.world), new_scene
+
+    def _render_in_worker(self, now: float, snap: Snapshot, new_scene: Scene | None) -> None:
+        assert self._renderer is not None
+        if new_scene is not None:
+            self._renderer.reset(new_scene)  # a frame of the old scene is dropped
+        elif self._renderer.in_flight is not None:  # the camera rate is in sim time: wait
+            self._publish_frame(*self._renderer.collect())
+        self._renderer.submit(snap, tag=now)
 
     def _publish(self, stream: str, now: float) -> None:
         stamp = time_to_ros(now)
@@ -276,12 +313,13 @@ class SimNode(Node):
         elif stream == "truth":
             truth = self.world.ground_truth().model_copy(update={"sim_time": now})
             self._truth_pub.publish(json_to_ros(truth))
-        elif stream == "camera" and self._camera_wanted():
-            rgb, depth = self.world.render()
-            self._rgb_pub.publish(image_to_ros(rgb, now, CAMERA_FRAME))
-            self._depth_pub.publish(depth_to_ros(depth, now, CAMERA_FRAME))
-            intr = Intrinsics.from_config(self.camera)
-            self._info_pub.publish(camera_info_to_ros(intr, now, CAMERA_FRAME))
+
+    def _publish_frame(self, stamp: float, frame: tuple[Any, Any]) -> None:
+        rgb, depth = frame
+        self._rgb_pub.publish(image_to_ros(rgb, stamp, CAMERA_FRAME))
+        self._depth_pub.publish(depth_to_ros(depth, stamp, CAMERA_FRAME))
+        intr = Intrinsics.from_config(self.camera)
+        self._info_pub.publish(camera_info_to_ros(intr, stamp, CAMERA_FRAME))
 
     def _camera_wanted(self) -> bool:
         """Rendering is the costly part: skip it while nobody listens."""
@@ -293,6 +331,8 @@ class SimNode(Node):
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout=5.0)
         self.world.close()
+        if self._renderer is not None:
+            self._renderer.close()
         super().destroy_node()
 
 
