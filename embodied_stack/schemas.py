@@ -335,6 +335,7 @@ class AuditEvent(Message):
     ai_generated: bool = False
     payload: dict[str, Any] = Field(default_factory=dict)
     stamp: float = Field(default_factory=time.time)
+    want_ack: bool = False  # the sender waits for an `audit/ack` (write-ahead for motion)
 
 
 class AuditHead(Message):

@@ -156,6 +156,7 @@ class AuditClient:
         pending = _Pending()
         with self._lock:
             event = self._emitter.make(kind, actor, payload, model=model, ai_generated=ai_generated)
+            event.want_ack = True
             self._pending[event.source_seq] = pending
             self._send_locked(event)
         answered = pending.done.wait(max(0.0, deadline - time.monotonic()))

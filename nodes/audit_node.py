@@ -19,6 +19,7 @@ import rclpy
 from rcl_interfaces.msg import IntegerRange, ParameterDescriptor
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
+from rclpy.serialization import deserialize_message
 from std_msgs.msg import String
 
 from embodied_stack.audit.emitter import AuditEmitter, SequenceTracker
@@ -57,11 +58,11 @@ class AuditNode(Node):
         self.robot_id = self._robot_id(registry)
         self.tracker = SequenceTracker()
         self._own = AuditEmitter(source=NODE_NAME, robot_id=self.robot_id)
-        self._queue: queue.Queue[AuditEvent | None] = queue.Queue()
+        self._queue: queue.Queue[bytes | AuditEvent | None] = queue.Queue()
         self._log: AuditLog | None = None
         self._ack_pub = self.create_publisher(String, "audit/ack", qos.AUDIT)
         self._head_pub = self.create_publisher(String, "audit/head", qos.LATCHED)
-        self.create_subscription(String, "audit/events", self._receive, qos.AUDIT)
+        self.create_subscription(String, "audit/events", self._receive, qos.AUDIT, raw=True)
         self._open_log()
         self._enqueue_own(AuditEventKind.RESTART, {"pid": os.getpid(), "log_dir": self.log_dir})
         self._writer = threading.Thread(target=self._write_loop, name="audit_writer", daemon=True)
@@ -96,31 +97,39 @@ class AuditNode(Node):
         self.get_logger().info(f"audit log {self._log.current_file}, next seq {self._log.next_seq}")
         return True
 
-    def _receive(self, msg: String) -> None:
-        try:
-            self._queue.put(json_from_ros(AuditEvent, msg))
-        except SchemaError as exc:
-            self.get_logger().error(f"malformed audit event refused: {exc}")
+    def _receive(self, raw: bytes) -> None:
+        # Only enqueue the CDR bytes: the DDS reader queue must be drained fast under
+        # bursts; the writer thread deserialises and parses.
+        self._queue.put(raw)
 
     def _enqueue_own(self, kind: AuditEventKind, payload: dict[str, Any]) -> None:
         self._queue.put(self._own.make(kind, NODE_NAME, payload))
 
     def _write_loop(self) -> None:
         while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            while len(batch) < self.batch_max:
+            batch: list[AuditEvent] = []
+            item = self._queue.get()
+            while item is not None:
+                self._parse_into(batch, item)
+                if len(batch) >= self.batch_max:
+                    break
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if item is None:
-                    self._commit(batch)
-                    return
-                batch.append(item)
-            self._commit(batch)
+            if batch:
+                self._commit(batch)
+            if item is None:
+                return
+
+    def _parse_into(self, batch: list[AuditEvent], item: bytes | AuditEvent) -> None:
+        if isinstance(item, AuditEvent):
+            batch.append(item)
+            return
+        try:
+            batch.append(json_from_ros(AuditEvent, deserialize_message(item, String)))
+        except SchemaError as exc:
+            self.get_logger().error(f"malformed audit event refused: {exc}")
 
     def _with_drop_records(self, batch: list[AuditEvent]) -> list[AuditEvent]:
         out: list[AuditEvent] = []
@@ -148,10 +157,12 @@ class AuditNode(Node):
                 throttle_duration_sec=1.0,
             )
             for event in batch:
-                self._answer(event, durable=False, error=str(exc))
+                if event.want_ack:
+                    self._answer(event, durable=False, error=str(exc))
             return
         for event, record in zip(events, records, strict=True):
-            self._answer(event, durable=True, seq=record.seq, hash=record.hash)
+            if event.want_ack:
+                self._answer(event, durable=True, seq=record.seq, hash=record.hash)
         self._publish_head()
 
     def _append(self, events: list[AuditEvent]) -> list[AuditRecord]:
