@@ -215,8 +215,13 @@ class KillswitchNode(Node):
         next_beat = time.monotonic()
         while not self._stop.is_set():
             header = Header(frame_id=self.get_name())
-            header.stamp = time_to_ros(self.get_clock().now().nanoseconds * 1e-9)
-            self._beat_pub.publish(header)
+            try:
+                header.stamp = time_to_ros(self.get_clock().now().nanoseconds * 1e-9)
+                self._beat_pub.publish(header)
+            except Exception:  # context shut down under us: the beat ends with the node
+                if not self.context.ok():
+                    return
+                raise
             next_beat = max(next_beat + period, time.monotonic() - period)
             self._stop.wait(max(0.0, next_beat - time.monotonic()))
 
