@@ -213,7 +213,7 @@ def _action_routes(app: FastAPI, ctx: ConsoleContext) -> None:
 
     @app.post("/api/estop")
     def estop(
-        body: EstopBody, session: Annotated[Session, Depends(guard(ctx, Action.ESTOP, True))]
+        body: EstopBody, session: Annotated[Session, Depends(guard(ctx, Action.STOP, True))]
     ) -> JSONResponse:
         return _result(ctx.backend.trip(f"console:{session.operator}", body.why))
 

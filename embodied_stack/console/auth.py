@@ -13,21 +13,12 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Protocol
 
+from embodied_stack.audit.registry import Action
+
 Clock = Callable[[], float]
-
-
-class Action(str, Enum):
-    """What a console user may do; the registry decides which role may do which."""
-
-    VIEW = "view"
-    INSTRUCT = "instruct"
-    APPROVE = "approve"
-    JOG = "jog"
-    RESET = "reset"
-    ESTOP = "estop"
+__all__ = ["Action", "Clock", "LoginLimiter", "OperatorDirectory", "Session", "SessionStore"]
 
 
 class OperatorDirectory(Protocol):

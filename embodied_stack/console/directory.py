@@ -1,37 +1,56 @@
-"""Console operators and roles, from the registry (config/registry.yaml).
+"""Console operators and roles from the registry (config/registry.yaml).
 
-The registry stores only argon2 hashes; the file is re-read when it changes,
-so `embodied-stack registry add-operator` takes effect without a restart.
+Passwords are checked with the registry's argon2 hashes and roles with its one
+table (`role_allows`). The file is reloaded when it changes, so
+`embodied-stack registry add-operator` takes effect without a restart; a file
+that does not validate means nobody can log in (fail closed), with the reason logged.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from pathlib import Path
 
-from embodied_stack.config import config_path, load_yaml
-from embodied_stack.console.auth import Action
-from embodied_stack.safety.reset_auth import RegistryAuthorizer
+from embodied_stack.audit.registry import Action, Registry, load_registry, role_allows
+from embodied_stack.config import config_path
+from embodied_stack.errors import ConfigError
 
-# Watching and stopping are never withheld from a logged-in person (ISO 13850:
-# an e-stop must be available to everyone at the machine).
-ALWAYS_ALLOWED = frozenset({Action.VIEW, Action.ESTOP})
-_POLICY: dict[str, frozenset[Action]] = {
-    "viewer": frozenset(),
-    "operator": frozenset({Action.INSTRUCT, Action.APPROVE, Action.JOG}),
-    "safety_officer": frozenset({Action.INSTRUCT, Action.APPROVE, Action.JOG, Action.RESET}),
-}
+log = logging.getLogger(__name__)
 
 
 class RegistryDirectory:
     def __init__(self, registry: str | Path = "registry.yaml") -> None:
         self._path = config_path(str(registry))
-        self._authorizer = RegistryAuthorizer(self._path)
+        self._lock = threading.Lock()
+        self._loaded: tuple[float, Registry | None] | None = None
+
+    def registry(self) -> Registry | None:
+        """The current registry, or None when it cannot be read or does not validate."""
+        try:
+            mtime = self._path.stat().st_mtime
+        except OSError:
+            mtime = -1.0
+        with self._lock:
+            if self._loaded is None or self._loaded[0] != mtime:
+                self._loaded = (mtime, self._load())
+            return self._loaded[1]
+
+    def _load(self) -> Registry | None:
+        try:
+            return load_registry(self._path)
+        except ConfigError as exc:
+            log.error("console logins disabled: %s", exc)
+            return None
 
     def has_operators(self) -> bool:
-        return bool(load_yaml(self._path).get("operators"))
+        registry = self.registry()
+        return registry is not None and bool(registry.operators)
 
     def authenticate(self, name: str, password: str) -> str | None:
-        return self._authorizer.role_of(name, password)
+        registry = self.registry()
+        operator = registry.verify_password(name, password) if registry else None
+        return operator.role.value if operator else None
 
     def allows(self, role: str, action: Action) -> bool:
-        return action in ALWAYS_ALLOWED or action in _POLICY.get(role, frozenset())
+        return role_allows(role, action)

@@ -141,7 +141,7 @@ def _handle(ctx: ConsoleContext, guard: JogGuard, token: str, text: str) -> dict
     session = ctx.sessions.get(token)
     if session is None:
         raise BadMessageError("session expired; log in again")
-    action = {"jog": Action.JOG, "jog_stop": Action.JOG, "estop": Action.ESTOP}.get(str(kind))
+    action = {"jog": Action.JOG, "jog_stop": Action.JOG, "estop": Action.STOP}.get(str(kind))
     if action is None:
         raise BadMessageError(f"unknown message type {kind!r}")
     if not ctx.directory.allows(session.role, action):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -48,6 +48,7 @@ class Console:
     backend: RecordingBackend
     clock: ManualClock
     registry: Path
+    sessions: dict[str, tuple[httpx.Client, str]] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -67,9 +68,19 @@ class Console:
         assert response.status_code == 200, response.text
         return client, str(response.json()["csrf"])
 
+    def session(self, name: str) -> tuple[httpx.Client, str]:
+        """A logged-in client kept for the module (argon2 makes each login cost ~0.3 s)."""
+        if name not in self.sessions:
+            self.sessions[name] = self.login(name)
+        return self.sessions[name]
 
-def start_console(tmp_path: Path, operators: dict[str, str], **settings: object) -> Console:
-    registry = write_registry(tmp_path / "registry.yaml", operators, ROLES, PASSWORDS)
+    def stop(self) -> None:
+        for client, _ in self.sessions.values():
+            client.close()
+        self.server.stop()
+
+
+def start_console(registry: Path, **settings: object) -> Console:
     backend = RecordingBackend()
     clock = ManualClock()
     config = ConsoleSettings(port=0, jog_deadman_s=0.3, tick_s=0.1, **settings)  # type: ignore[arg-type]
@@ -78,15 +89,37 @@ def start_console(tmp_path: Path, operators: dict[str, str], **settings: object)
     return Console(server, backend, clock, registry)
 
 
-@pytest.fixture
-def console(tmp_path: Path) -> Iterator[Console]:
-    running = start_console(tmp_path, ROLES)
+@pytest.fixture(scope="session")
+def registry_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("registry") / "registry.yaml"
+    return write_registry(path, ROLES, ROLES, PASSWORDS)
+
+
+@pytest.fixture(scope="module")
+def shared_console(registry_file: Path) -> Iterator[Console]:
+    running = start_console(registry_file)
     yield running
-    running.server.stop()
+    running.stop()
+
+
+@pytest.fixture
+def console(shared_console: Console) -> Console:
+    """The module's server with a fresh call record; for tests that leave the clock,
+    sessions and login limits alone."""
+    shared_console.backend.calls.clear()
+    return shared_console
+
+
+@pytest.fixture
+def fresh_console(registry_file: Path) -> Iterator[Console]:
+    """A server of its own: for tests that move the clock or exhaust login attempts."""
+    running = start_console(registry_file)
+    yield running
+    running.stop()
 
 
 @pytest.fixture
 def empty_console(tmp_path: Path) -> Iterator[Console]:
-    running = start_console(tmp_path, {})
+    running = start_console(write_registry(tmp_path / "registry.yaml", {}, ROLES, PASSWORDS))
     yield running
-    running.server.stop()
+    running.stop()

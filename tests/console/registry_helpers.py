@@ -1,26 +1,25 @@
-"""Write a registry file with operators, as `embodied-stack registry add-operator` would."""
+"""Write a registry file with operators, the way `embodied-stack registry add-operator` does."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-from argon2 import PasswordHasher
+from embodied_stack.audit.registry_cli import add_operator
+
+EMPTY_REGISTRY = """\
+robot_id: test-robot
+owner: {organisation: tests, responsible_person: T. Ester, contact: t@example.invalid}
+approval_tier: 2
+models:
+  - {name: offline-grammar-1, endpoint: builtin}
+operators: []
+"""
 
 
 def write_registry(
     path: Path, operators: dict[str, str], roles: dict[str, str], passwords: dict[str, str]
 ) -> Path:
-    hasher = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)  # fast in tests
-    data = {
-        "robot_id": "test-robot",
-        "owner": {"organisation": "tests", "responsible_person": "T. Ester", "contact": "t@x"},
-        "approval_tier": 2,
-        "models": [{"name": "offline-grammar-1", "endpoint": "builtin"}],
-        "operators": [
-            {"name": name, "role": roles[name], "password_hash": hasher.hash(passwords[name])}
-            for name in operators
-        ],
-    }
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    path.write_text(EMPTY_REGISTRY, encoding="utf-8")
+    for name in operators:
+        add_operator(path, name, roles[name], passwords[name])
     return path

@@ -89,9 +89,8 @@ ACTIONS: dict[str, tuple[Action, str | None, set[str]]] = {
 @pytest.mark.parametrize("action", sorted(ACTIONS))
 def test_each_role_may_do_exactly_its_actions(console: Console, role: str, action: str) -> None:
     act, backend_call, allowed_roles = ACTIONS[action]
-    client, csrf = console.login(BY_ROLE[role])
-    with closing(client):
-        status = act(console, client, csrf, BY_ROLE[role])
+    client, csrf = console.session(BY_ROLE[role])
+    status = act(console, client, csrf, BY_ROLE[role])
     if role in allowed_roles:
         assert status == 200
         if backend_call:

@@ -18,25 +18,25 @@ from tests.console.conftest import PASSWORDS, Console
 from tests.console.test_authorization import ws_reply, ws_session
 
 
-def test_expired_session_is_refused_and_closes_the_socket(console: Console) -> None:
-    client, _ = console.login("otto")
-    with closing(client), ws_session(console, client) as ws:
+def test_expired_session_is_refused_and_closes_the_socket(fresh_console: Console) -> None:
+    client, _ = fresh_console.login("otto")
+    with closing(client), ws_session(fresh_console, client) as ws:
         assert client.get("/api/state").status_code == 200
-        console.clock.advance(901.0)  # idle ttl is 900 s
+        fresh_console.clock.advance(901.0)  # idle ttl is 900 s
         assert client.get("/api/state").status_code == 401
         ws.send(json.dumps({"type": "jog", "axis": "x", "direction": 1}))
         with pytest.raises(websockets.ConnectionClosed) as closed:
             while True:
                 ws.recv(timeout=10)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
-    assert not console.backend.jogs()
+    assert not fresh_console.backend.jogs()
 
 
-def test_absolute_session_limit_applies_even_when_active(console: Console) -> None:
-    client, _ = console.login("vera")
+def test_absolute_session_limit_applies_even_when_active(fresh_console: Console) -> None:
+    client, _ = fresh_console.login("vera")
     with closing(client):
         for _ in range(60):  # 60 x 800 s > 12 h, never idle for 900 s
-            console.clock.advance(800.0)
+            fresh_console.clock.advance(800.0)
             if client.get("/api/state").status_code == 401:
                 break
         else:
@@ -99,8 +99,8 @@ def test_csrf_token_of_another_session_is_refused(console: Console) -> None:
     assert response.status_code == 403
 
 
-def test_failed_logins_are_rate_limited(console: Console) -> None:
-    with console.client() as client:
+def test_failed_logins_are_rate_limited(fresh_console: Console) -> None:
+    with fresh_console.client() as client:
         for _ in range(5):
             bad = client.post("/api/login", json={"name": "otto", "password": "guess"})
             assert bad.status_code == 401
@@ -111,12 +111,12 @@ def test_failed_logins_are_rate_limited(console: Console) -> None:
         # the same address is limited for every name
         other = {"name": "vera", "password": PASSWORDS["vera"]}
         assert client.post("/api/login", json=other).status_code == 429
-        console.clock.advance(61.0)
+        fresh_console.clock.advance(61.0)
         assert client.post("/api/login", json=good).status_code == 200
 
 
-def test_unknown_operator_and_wrong_password_look_the_same(console: Console) -> None:
-    with console.client() as client:
+def test_unknown_operator_and_wrong_password_look_the_same(fresh_console: Console) -> None:
+    with fresh_console.client() as client:
         a = client.post("/api/login", json={"name": "nobody", "password": "x"})
         b = client.post("/api/login", json={"name": "otto", "password": "x"})
     assert a.status_code == b.status_code == 401
@@ -124,14 +124,14 @@ def test_unknown_operator_and_wrong_password_look_the_same(console: Console) -> 
 
 
 def test_passwords_are_never_logged_or_audited(
-    console: Console, caplog: pytest.LogCaptureFixture
+    fresh_console: Console, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    with console.client() as client:
+    with fresh_console.client() as client:
         client.post("/api/login", json={"name": "otto", "password": "not-the-password-xyz"})
-    console.login("sofia")[0].close()
+    fresh_console.login("sofia")[0].close()
     logged = "\n".join(r.getMessage() for r in caplog.records)
-    audited = json.dumps([args[2] for args in console.backend.called("record")])
+    audited = json.dumps([args[2] for args in fresh_console.backend.called("record")])
     for secret in ("not-the-password-xyz", PASSWORDS["sofia"]):
         assert secret not in logged
         assert secret not in audited
@@ -203,14 +203,14 @@ def test_jog_streams_with_the_operator_and_stops_on_release(console: Console) ->
     assert [p["event"] for p in jog_audits] == ["start", "stop"]
 
 
-def test_jog_not_refreshed_is_stopped_by_the_server(console: Console) -> None:
-    client, _ = console.login("otto")
-    with closing(client), ws_session(console, client) as ws:
+def test_jog_not_refreshed_is_stopped_by_the_server(fresh_console: Console) -> None:
+    client, _ = fresh_console.login("otto")
+    with closing(client), ws_session(fresh_console, client) as ws:
         ws.send(json.dumps({"type": "jog", "axis": "z", "direction": 1}))
         ws_reply(ws, "jog")
-        console.clock.advance(1.0)  # past the 0.3 s deadman, without a refresh
-        assert console.backend.wait_for(lambda: len(console.backend.jogs()) >= 2)
-        assert console.backend.jogs()[-1].direction == 0
+        fresh_console.clock.advance(1.0)  # past the 0.3 s deadman, without a refresh
+        assert fresh_console.backend.wait_for(lambda: len(fresh_console.backend.jogs()) >= 2)
+        assert fresh_console.backend.jogs()[-1].direction == 0
 
 
 def test_jog_is_stopped_when_the_websocket_drops(console: Console) -> None:
