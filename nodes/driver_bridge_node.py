@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from dataclasses import replace
 from typing import Any
 
 import rclpy
@@ -32,6 +33,7 @@ from std_msgs.msg import Bool, Header, String
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
+from embodied_stack.errors import SchemaError
 from embodied_stack.motion_types import JointStateSample, JointTrajectoryCommand, TrajectoryPoint
 from embodied_stack.nodes import qos
 from embodied_stack.nodes.audit_client import AuditClient
@@ -42,10 +44,14 @@ from embodied_stack.nodes.ros_conversions import (
     trajectory_to_ros,
 )
 from embodied_stack.robot import RobotProfile, load_robot
+from embodied_stack.safety.geometry import RobotGeometry
+from embodied_stack.safety.monitor import RuntimeMonitor
 from embodied_stack.safety.redlines import load_redlines
-from embodied_stack.schemas import Trip, Violation
+from embodied_stack.safety.trajectory_check import CheckContext, check_trajectory
+from embodied_stack.schemas import ObjectsMessage, PerceivedObject, Trip, Violation, from_json
 
 NAME = "driver_bridge_node"
+SOURCE = "driver_bridge"  # Violation.source
 INPUT_TOPIC = "joint_trajectory_controller/joint_trajectory"
 
 
@@ -57,36 +63,50 @@ def _describe(text: str, *, low: float | None = None, high: float | None = None)
 
 
 class RedLineGuard:
-    """What the bridge checks: every forwarded trajectory, and the measured state."""
+    """The red lines on this side of the controller, with the safety core's own checks:
+    `check_trajectory` on what is forwarded, `RuntimeMonitor` on the measured state."""
 
     def __init__(self, profile: RobotProfile, redlines_file: str) -> None:
         self._profile = profile
-        self._joints = set(profile.joints)
         self._lower = dict(zip(profile.joints, profile.lower, strict=True))
         self._upper = dict(zip(profile.joints, profile.upper, strict=True))
         self._redlines = load_redlines(redlines_file)
+        self._geometry = RobotGeometry(profile)  # trajectory checks (the monitor has its own)
+        self._monitor = RuntimeMonitor(
+            redlines=self._redlines, source=SOURCE, robot=profile.name,
+            geometry=RobotGeometry(profile),
+        )  # fmt: skip
+        self._scene = CheckContext(redlines=self._redlines, robot=profile.name, source=SOURCE)
+
+    def update_scene(self, objects: list[PerceivedObject]) -> None:
+        """People and the held object, from perception: protective distance, knives."""
+        held = next((o.id for o in objects if o.support == "held"), None)
+        self._monitor.update_scene(objects, held)
+        self._scene = CheckContext.from_objects(
+            self._redlines, objects, holding=held, robot=self._profile.name, source=SOURCE
+        )
 
     def check_trajectory(
-        self, cmd: JointTrajectoryCommand, current: tuple[float, ...] | None
+        self, cmd: JointTrajectoryCommand, start: tuple[float, ...] | None
     ) -> list[Violation]:
-        unknown = [j for j in cmd.joint_names if j not in self._joints]
+        unknown = [j for j in cmd.joint_names if j not in self._lower]
         if unknown:
-            return [_violation("joint_names", f"unknown joints {unknown}", len(unknown), 0)]
-        problems = cmd.problems(self._lower, self._upper)
+            return [_violation("joint_names", f"unknown joints {unknown}", len(unknown))]
+        problems = cmd.problems(self._lower, self._upper)  # NaN, limits, shape, time order
         if problems:
-            where = "; ".join(problems[:3])
-            return [_violation("trajectory", where, len(problems), 0)]
-        return []
+            return [_violation("malformed_trajectory", "; ".join(problems[:3]), len(problems))]
+        ctx = replace(self._scene, start=start)
+        return check_trajectory(cmd, ctx, self._geometry)
 
-    def check_state(self, sample: JointStateSample) -> Violation | None:
-        return None
+    def check_state(self, sample: JointStateSample) -> list[Violation]:
+        return self._monitor.check(sample)
 
     def close(self) -> None:
-        pass
+        self._geometry.close()
 
 
-def _violation(rule: str, where: str, value: float, limit: float) -> Violation:
-    return Violation(rule=rule, where=where, value=value, limit=limit, source="driver_bridge")
+def _violation(rule: str, where: str, value: float) -> Violation:
+    return Violation(rule=rule, where=where, value=value, limit=0.0, source=SOURCE)
 
 
 class DriverBridgeNode(Node):
@@ -102,8 +122,10 @@ class DriverBridgeNode(Node):
         self._last_beat: float | None = None  # time.monotonic() of the last heartbeat
         self._estop: bool | None = None  # None: never heard from the kill switch
         self._fleet_stop = False
-        self._breach: str | None = None  # measured-state red line crossed
-        self._measured: JointStateSample | None = None
+        self._breach: str | None = None  # a red line crossed: hold until the next reset
+        self._positions: dict[str, float] = {}  # latest measured position of every joint
+        self._monitor_period = 1.0 / float(p("monitor_hz").value)
+        self._last_monitored = -math.inf
         self._holding: str | None = "starting"  # why we hold; None = forwarding
         self._hold_sent = False  # the current hold reached a controller subscriber
 
@@ -115,6 +137,7 @@ class DriverBridgeNode(Node):
         self._audit = AuditClient(self, NAME, self._profile.name)
         self.create_subscription(JointTrajectory, INPUT_TOPIC, self._on_trajectory, qos.COMMAND)
         self.create_subscription(JointState, "joint_states", self._on_joint_states, qos.STATE)
+        self.create_subscription(String, "perception/objects", self._on_objects, qos.STATE)
         self.create_subscription(Bool, "safety/estop", self._on_estop, qos.LATCHED)
         fleet = str(p("fleet_topic").value)
         self.create_subscription(Bool, fleet, self._on_fleet, qos.LATCHED)
@@ -143,6 +166,11 @@ class DriverBridgeNode(Node):
                 _describe("time_from_start of the hold point", low=0.0, high=2.0),
             ),
             ("watchdog_hz", 200.0, _describe("hold checks per second", low=10.0, high=2000.0)),
+            (
+                "monitor_hz",
+                100.0,
+                _describe("measured-state red-line checks per second", low=1.0, high=1000.0),
+            ),
         ]
         for name, default, descriptor in specs:
             self.declare_parameter(name, default, descriptor)
@@ -171,12 +199,23 @@ class DriverBridgeNode(Node):
         except ValueError as exc:
             self.get_logger().warning(f"ignoring malformed joint_states: {exc}")
             return
-        violation = self._guard.check_state(sample)
         with self._lock:
-            self._measured = sample
-        if violation is not None:
-            self._report(violation)
+            self._positions.update(sample.as_dict())  # a gripper may publish its own
+            in_breach = self._breach is not None
+        now = time.monotonic()
+        complete = set(self._profile.joints) <= set(sample.names)
+        if complete and not in_breach and now - self._last_monitored >= self._monitor_period:
+            self._last_monitored = now
+            violations = self._guard.check_state(sample)
+            if violations:
+                self._report(violations)
         self._watchdog()
+
+    def _on_objects(self, msg: String) -> None:
+        try:
+            self._guard.update_scene(from_json(ObjectsMessage, msg.data).objects)
+        except SchemaError as exc:
+            self.get_logger().warning(f"ignoring malformed perception/objects: {exc}")
 
     def _on_trajectory(self, msg: JointTrajectory) -> None:
         cmd = trajectory_from_ros(msg)
@@ -184,10 +223,10 @@ class DriverBridgeNode(Node):
         if reason is not None:
             self.get_logger().warning(f"not forwarded (holding: {reason})")
             return
-        problems = self._guard.check_trajectory(cmd, self._current())
-        if problems:
-            for violation in problems:
-                self._report(violation)
+        violations = self._guard.check_trajectory(cmd, self._current())
+        if violations:
+            self.get_logger().error(f"refused trajectory of {len(cmd.points)} points")
+            self._report(violations)
             return
         self._controller_pub.publish(msg)
 
@@ -260,21 +299,21 @@ class DriverBridgeNode(Node):
         return JointTrajectoryCommand(joint_names=joints, points=(point,))
 
     def _current(self) -> tuple[float, ...] | None:
+        """Measured positions in profile order (None until every joint was heard)."""
         with self._lock:
-            sample = self._measured
-        if sample is None:
-            return None
-        by_name = sample.as_dict()
-        values = tuple(by_name.get(j, math.nan) for j in self._profile.joints)
+            values = tuple(self._positions.get(j, math.nan) for j in self._profile.joints)
         return values if all(math.isfinite(v) for v in values) else None
 
-    def _report(self, violation: Violation) -> None:
-        text = violation.describe()
-        self.get_logger().error(f"red line: {text}")
+    def _report(self, violations: list[Violation]) -> None:
+        """Hold, trip the stop (the kill switch latches it) and audit every violation."""
+        text = "; ".join(v.describe() for v in violations[:3])
         with self._lock:
             self._breach = f"red line: {text}"
+        self.get_logger().error(f"red line: {text}")
         self._trip_pub.publish(json_to_ros(Trip(who=NAME, why=text)))
-        self._audit.emit("violation", actor=NAME, payload=violation.model_dump(mode="json"))
+        for violation in violations:
+            self._audit.emit("violation", actor=NAME, payload=violation.model_dump(mode="json"))
+        self._watchdog()
 
     @property
     def holding(self) -> str | None:

@@ -24,7 +24,8 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 from embodied_stack.nodes import qos
 from embodied_stack.nodes.driver_bridge_node import DriverBridgeNode
 from embodied_stack.robot import load_robot
-from embodied_stack.schemas import Trip, from_json
+from embodied_stack.scene import ObjectKind
+from embodied_stack.schemas import ObjectsMessage, PerceivedObject, Trip, from_json, to_json
 
 pytestmark = pytest.mark.ros
 
@@ -45,6 +46,8 @@ class FakeWorld(Node):
         self.trips: list[Trip] = []
         self.stop_calls = 0
         self.beating = False
+        self.measured = list(MEASURED)
+        self.objects_pub = self.create_publisher(String, "perception/objects", qos.STATE)
         self.estop_pub = self.create_publisher(Bool, "safety/estop", qos.LATCHED)
         self.beat_pub = self.create_publisher(Header, "safety/heartbeat", qos.heartbeat(TIMEOUT_S))
         self.motion_pub = self.create_publisher(
@@ -59,8 +62,8 @@ class FakeWorld(Node):
     def _tick(self) -> None:
         if self.beating:
             self.beat_pub.publish(Header(frame_id="fake_killswitch"))
-        msg = JointState(name=list(PROFILE.joints), position=list(MEASURED))
-        msg.velocity = [0.0] * len(MEASURED)
+        msg = JointState(name=list(PROFILE.joints), position=list(self.measured))
+        msg.velocity = [0.0] * len(self.measured)
         self.state_pub.publish(msg)
 
     def _on_controller(self, msg: JointTrajectory) -> None:
@@ -214,3 +217,52 @@ def test_refuses_out_of_limit_and_nan_trajectories_and_trips(
     assert words in trip.why
     assert not [m for m in world.take() if m.points and m.points[0].positions[0] == 0.0]
     assert "red line" in (wait_for(lambda: bridge.holding) or "")
+
+
+def _clear(bridge: DriverBridgeNode, world: FakeWorld) -> None:
+    world.clear_to_move()
+    wait_for(lambda: bridge.holding is None)
+    world.take()
+
+
+def _refused_with(world: FakeWorld, msg: JointTrajectory) -> Trip:
+    trips = wait_for(lambda: (world.motion_pub.publish(msg), time.sleep(0.05), world.trips)[2])
+    assert not [m for m in world.take() if len(m.points) > 1 or (m.points and
+                m.points[0].positions != pytest.approx(MEASURED))]  # fmt: skip
+    return trips[0]
+
+
+def test_refuses_a_trajectory_through_the_table(rig: Any) -> None:
+    """The safety core's swept check: the TCP would go below the table top."""
+    bridge, world = rig
+    _clear(bridge, world)
+    below = trajectory([0.1, -1.0, 1.9, -2.4, -1.57, 0.2], t=6.0)  # TCP at z = -0.04 m
+    trip = _refused_with(world, below)
+    assert "workspace" in trip.why or "below_table" in trip.why
+    assert "red line" in (wait_for(lambda: bridge.holding) or "")
+
+
+def test_refuses_a_trajectory_too_close_to_a_person(rig: Any) -> None:
+    bridge, world = rig
+    _clear(bridge, world)
+    person = PerceivedObject(
+        id="person_1", kind=ObjectKind.HUMAN, position=(0.55, 0.45, 0.1), size=(0.4, 0.25, 1.7)
+    )
+    objects = ObjectsMessage(stamp=0.0, objects=[person])
+    world.objects_pub.publish(String(data=to_json(objects)))
+    time.sleep(0.3)  # the scene reaches the bridge before the trajectory
+    toward = trajectory([0.6, -1.6, 1.5, -1.5, -1.57, 0.2], t=8.0)  # swings the TCP to +y
+    trip = _refused_with(world, toward)
+    assert "protective_distance" in trip.why
+
+
+def test_measured_state_breach_trips_and_holds(rig: Any) -> None:
+    """The monitor on joint_states: the arm is found outside the workspace box."""
+    bridge, world = rig
+    _clear(bridge, world)
+    world.measured = [1.2, -1.6, 1.5, -1.5, -1.57, 0.2]  # TCP at x = 0.05 m: outside
+    trip = wait_for(lambda: world.trips)[0]
+    assert trip.who == "driver_bridge_node" and "workspace" in trip.why
+    assert "red line" in (wait_for(lambda: bridge.holding) or "")
+    hold = wait_for(lambda: [m for m in world.take() if m.points])[-1]
+    assert list(hold.points[0].positions) == pytest.approx(world.measured)
