@@ -27,6 +27,7 @@ from embodied_stack.nodes.ros_conversions import json_from_ros, json_to_ros
 from embodied_stack.schemas import AuditEvent, AuditHead, ModelProvenance
 
 pytestmark = pytest.mark.ros
+BURST = 3000  # events published back to back (QoS depth 10000 must hold them all)
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 15.0) -> bool:
@@ -87,19 +88,19 @@ def running(log_dir: Path | None) -> Iterator[Rig]:
 def test_events_are_chained_acked_and_the_head_is_published(tmp_path: Path) -> None:
     model = ModelProvenance(name="offline-grammar-1", endpoint="builtin")
     with running(tmp_path) as rig:
-        for i in range(150):
+        for i in range(BURST):
             rig.client.emit("plan", "planner_node", {"i": i}, model=model, ai_generated=True)
         assert rig.client.emit_durable("motion_start", "alice", {"plan": "p1"}, timeout_s=10.0)
         assert rig.client.last_error is None
-        # restart record + 150 + 1, all before the durable one's ack
-        assert wait_until(lambda: (h := rig.last_head()) is not None and h.length >= 152)
+        # restart record + the burst + 1, all before the durable one's ack
+        assert wait_until(lambda: (h := rig.last_head()) is not None and h.length >= BURST + 2)
     report = verify(tmp_path)
     assert report.ok, report.summary()
     assert len(report.files) > 1  # rotated with the chain carried over
     head = rig.last_head()
     assert head is not None and head.head_hash == report.head_hash and head.dropped == 0
     mine = [r for r in read_records(tmp_path) if r.source == "motion_node"]
-    assert [r.source_seq for r in mine] == list(range(151))
+    assert [r.source_seq for r in mine] == list(range(BURST + 1))  # nothing dropped
     assert mine[0].ai_generated and mine[0].model == model.model_dump()
     assert mine[-1].kind == "motion_start" and mine[-1].actor == "alice"
 
