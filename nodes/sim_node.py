@@ -261,6 +261,14 @@ class SimNode(Node):
     # ---- physics thread ---------------------------------------------------------------
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        except Exception:
+            if rclpy.ok(context=self.context) and not self._stop.is_set():
+                raise
+            # Shutting down: a publish raced the context's end. Nothing to report.
+
+    def _loop(self) -> None:
         wall_start, sim_start = time.monotonic(), 0.0
         while not self._stop.is_set() and rclpy.ok(context=self.context):
             self._check_hold()

@@ -90,6 +90,7 @@ class RenderWorker:
         self._proc = subprocess.Popen(
             [sys.executable, "-m", __name__, str(theirs.fileno())],
             pass_fds=(theirs.fileno(),),
+            start_new_session=True,  # Ctrl-C is the parent's to handle; EOF ends the worker
         )
         theirs.close()
         self._conn = Connection(ours.detach())
