@@ -34,6 +34,12 @@ def generate_launch_description() -> LaunchDescription:
             description="ROS params file (console_node section: host, port, session_ttl_s).",
         ),
         DeclareLaunchArgument(
+            "overlay_params_file",
+            default_value="",
+            description="Params file laid over params_file, key by key (this robot's "
+            "registry, audit log_dir, console port); empty: none.",
+        ),
+        DeclareLaunchArgument(
             "use_sim_time",
             default_value="false",
             description="Follow clock_topic (true when the robot is simulated).",
@@ -59,6 +65,7 @@ def generate_launch_description() -> LaunchDescription:
                     "namespace",
                     "robot",
                     "params_file",
+                    "overlay_params_file",
                     "use_sim_time",
                     "clock_topic",
                     "log_level",

@@ -42,6 +42,12 @@ def generate_launch_description() -> LaunchDescription:
             "(camera pose, e-stop serial port, registry).",
         ),
         DeclareLaunchArgument(
+            "overlay_params_file",
+            default_value="",
+            description="Params file laid over params_file, key by key (this robot's "
+            "registry, audit log_dir, console port); empty: none.",
+        ),
+        DeclareLaunchArgument(
             "use_sim_time",
             default_value="false",
             description="Follow clock_topic instead of the wall clock (true only with a "
@@ -99,6 +105,7 @@ def generate_launch_description() -> LaunchDescription:
         "namespace",
         "robot",
         "params_file",
+        "overlay_params_file",
         "use_sim_time",
         "console",
         "color_topic",

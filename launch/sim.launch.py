@@ -36,6 +36,12 @@ def generate_launch_description() -> LaunchDescription:
             description="ROS params file of every node (one section per node, plus /**).",
         ),
         DeclareLaunchArgument(
+            "overlay_params_file",
+            default_value="",
+            description="Params file laid over params_file, key by key (this robot's "
+            "registry, audit log_dir, console port); empty: none.",
+        ),
+        DeclareLaunchArgument(
             "use_sim_time",
             default_value="true",
             description="Follow the simulator's clock (false: wall clock).",
@@ -58,6 +64,7 @@ def generate_launch_description() -> LaunchDescription:
             "namespace": LaunchConfiguration("namespace"),
             "robot": LaunchConfiguration("robot"),
             "params_file": LaunchConfiguration("params_file"),
+            "overlay_params_file": LaunchConfiguration("overlay_params_file"),
             "use_sim_time": LaunchConfiguration("use_sim_time"),
             "console": LaunchConfiguration("console"),
             "log_level": LaunchConfiguration("log_level"),

@@ -26,24 +26,29 @@ PACKAGE = "embodied_stack"
 
 
 class NamespacedParams(Substitution):
-    """The params file rewritten so each `<node>:` section reads `/**/<node>:`.
+    """The params file (and an optional overlay laid over it) as one file whose
+    `<node>:` sections read `/**/<node>:`.
 
     rcl matches a plain `motion_node:` key only to the node `/motion_node`; under a
     namespace (`/robot1/motion_node`) the section would be silently ignored. The
     wildcard form applies in every namespace; `/**` and absolute keys stay as they are.
+    The overlay (same layout; empty: none) wins key by key, so a robot of a fleet
+    changes only what differs: its registry, audit log_dir, console port.
     """
 
-    def __init__(self, source: Substitution | str | list) -> None:
+    def __init__(self, source: Substitution | str, overlay: Substitution | str = "") -> None:
         super().__init__()
         self._source = normalize_to_list_of_substitutions(source)
+        self._overlay = normalize_to_list_of_substitutions(overlay)
 
     def describe(self) -> str:
-        return f"NamespacedParams({' + '.join(s.describe() for s in self._source)})"
+        return "NamespacedParams(params_file, overlay_params_file)"
 
     def perform(self, context: LaunchContext) -> str:
-        path = perform_substitutions(context, self._source)
-        with open(path, encoding="utf-8") as src:
-            sections = yaml.safe_load(src) or {}
+        sections = _read_params(perform_substitutions(context, self._source))
+        overlay = perform_substitutions(context, self._overlay)
+        if overlay:
+            sections = _merged(sections, _read_params(overlay))
         rewritten = {
             (key if str(key).startswith("/") else f"/**/{key}"): value
             for key, value in sections.items()
@@ -55,6 +60,21 @@ class NamespacedParams(Substitution):
         return out.name
 
 
+def _read_params(path: str) -> dict:
+    with open(path, encoding="utf-8") as src:
+        return yaml.safe_load(src) or {}
+
+
+def _merged(base: dict, overlay: dict) -> dict:
+    out = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
 ARGUMENTS = [
     # (name, default, description); None = required
     ("namespace", "", "ROS namespace of this robot's stack, e.g. robot1 (empty: none)."),
@@ -63,6 +83,12 @@ ARGUMENTS = [
         "params_file",
         PathJoinSubstitution([FindPackageShare(PACKAGE), "config", "stack.yaml"]),
         "ROS params file of every node (one section per node, plus /**).",
+    ),
+    (
+        "overlay_params_file",
+        "",
+        "Params file laid over params_file, key by key (e.g. one robot's registry, audit "
+        "log_dir, console port); empty: none.",
     ),
     ("use_sim_time", "false", "Follow the clock topic instead of the wall clock."),
     ("stack", "true", "Start the core nodes (kill switch, audit, perception, planner, motion)."),
@@ -88,7 +114,9 @@ def generate_launch_description() -> LaunchDescription:
 
     namespace = LaunchConfiguration("namespace")
     common_parameters = [
-        NamespacedParams(LaunchConfiguration("params_file")),
+        NamespacedParams(
+            LaunchConfiguration("params_file"), LaunchConfiguration("overlay_params_file")
+        ),
         {
             "robot": ParameterValue(LaunchConfiguration("robot"), value_type=str),
             "use_sim_time": ParameterValue(LaunchConfiguration("use_sim_time"), value_type=bool),

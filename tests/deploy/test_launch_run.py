@@ -185,3 +185,36 @@ def _flat_names(params: dict[str, Any], prefix: str = "") -> set[str]:
         else:
             out.add(f"{prefix}{key}")
     return out
+
+
+def test_overlay_params_file_wins_key_by_key(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A fleet robot's overlay changes its audit log_dir and registry, keeps the rest."""
+    module = load_launch_file(LAUNCH_DIR / "stack.launch.py", monkeypatch)
+    overlay = tmp_path / "robot2.yaml"
+    overlay.write_text(
+        "/**:\n  ros__parameters:\n    registry: robot2-registry.yaml\n"
+        "audit_node:\n  ros__parameters:\n    log_dir: var/audit/robot2\n"
+    )
+    rewritten = module.NamespacedParams(str(STACK_YAML), str(overlay)).perform(context=None)
+    stack = load_yaml(STACK_YAML)
+    context = Context()
+    rclpy.init(context=context)
+    try:
+        node = Node(
+            "audit_node",
+            namespace="robot2",
+            context=context,
+            cli_args=["--ros-args", "--params-file", rewritten],
+            start_parameter_services=False,
+        )
+        values = {k: p.value for k, p in node._parameter_overrides.items()}
+        node.destroy_node()
+    finally:
+        rclpy.try_shutdown(context=context)
+        Path(rewritten).unlink()
+    assert values["log_dir"] == "var/audit/robot2"
+    assert values["registry"] == "robot2-registry.yaml"
+    assert values["rotate_bytes"] == stack["audit_node"]["ros__parameters"]["rotate_bytes"]
+    assert values["heartbeat_timeout_s"] == stack["/**"]["ros__parameters"]["heartbeat_timeout_s"]
