@@ -32,6 +32,7 @@ from embodied_stack.nodes.harness import (
 )
 from embodied_stack.nodes.serial_device import SerialEstopDevice
 from embodied_stack.nodes.task_runner import judge_predicates, plan_summary, settle, write_results
+from embodied_stack.planning.scripted_endpoint import SCRIPTED_MODEL
 from embodied_stack.scene import (
     EstopEvent,
     InstructionEvent,
@@ -81,7 +82,7 @@ def scripted_endpoint(case: RedteamCase) -> Iterator[str | None]:
     from embodied_stack.planning.scripted_endpoint import ScriptedEndpoint
 
     with ScriptedEndpoint(case.llm_response) as endpoint:
-        yield endpoint.base_url
+        yield endpoint.url
 
 
 class CaseRun:
@@ -184,6 +185,7 @@ def run_case(case: RedteamCase, suite: Suite) -> dict[str, Any]:
         config = SessionConfig(
             scene=suite.scenes[case.scene],
             llm_url=url,
+            llm_model=SCRIPTED_MODEL,
             overrides={
                 "killswitch_node": {"serial.port": device.port},
                 "planner_node": {"approval_timeout_s": 5.0},
