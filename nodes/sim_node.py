@@ -45,6 +45,7 @@ from embodied_stack.nodes.ros_conversions import (
 from embodied_stack.robot import load_robot
 from embodied_stack.scene import Scene, load_scene
 from embodied_stack.schemas import SimControl, SimControlOp
+from embodied_stack.sim.hold_guard import HoldGuard, RateSchedule
 from embodied_stack.sim.render_worker import RenderWorker, Snapshot, snapshot
 from embodied_stack.sim.world import SimWorld
 
@@ -93,20 +94,6 @@ class HoldRecord:
     reason: str
 
 
-class _Schedule:
-    """Publish times on the sim clock, one stream per rate."""
-
-    def __init__(self, rates: dict[str, float]) -> None:
-        self.periods = {name: 1.0 / hz for name, hz in rates.items()}
-        self.due = dict.fromkeys(rates, 0.0)
-
-    def ready(self, now: float) -> list[str]:
-        names = [name for name, due in self.due.items() if now + 1e-9 >= due]
-        for name in names:
-            self.due[name] = max(self.due[name] + self.periods[name], now)
-        return names
-
-
 class SimNode(Node):
     def __init__(self, **node_kwargs: Any) -> None:
         super().__init__(NAME, **node_kwargs)
@@ -134,7 +121,7 @@ class SimNode(Node):
             self._renderer = RenderWorker(scene=self.world.scene, robot=self.world.robot)
         self._timeout_s = float(p("heartbeat_timeout_s").value)
         self._realtime = bool(p("realtime").value)
-        self._schedule = _Schedule(
+        self._schedule = RateSchedule(
             {
                 "clock": float(p("clock_hz").value),
                 "joints": float(p("joint_state_hz").value),
@@ -144,8 +131,7 @@ class SimNode(Node):
         )
         self._lock = threading.RLock()
         self._epoch = 0.0  # published time of the current world's t = 0
-        self._estop: bool | None = None
-        self._last_beat: float | None = None  # time.monotonic() of the last heartbeat
+        self._guard = HoldGuard(heartbeat_timeout_s=self._timeout_s)
         self.holding: str | None = None  # why the arm holds; None = following commands
         self.holds: list[HoldRecord] = []
         self.rejections: list[str] = []
@@ -185,10 +171,10 @@ class SimNode(Node):
     # ---- inputs -----------------------------------------------------------------------
 
     def _on_heartbeat(self, _msg: Header) -> None:
-        self._last_beat = time.monotonic()
+        self._guard.heartbeat()
 
     def _on_estop(self, msg: Bool) -> None:
-        self._estop = bool(msg.data)
+        self._guard.estop(bool(msg.data))
         self._check_hold()
 
     def _on_trajectory(self, msg: JointTrajectory) -> None:
@@ -233,21 +219,9 @@ class SimNode(Node):
 
     # ---- hold -------------------------------------------------------------------------
 
-    def _hold_reason(self) -> str | None:
-        if self._estop is None:
-            return "no e-stop state received yet"
-        if self._estop:
-            return "e-stop pressed"
-        if self._last_beat is None:
-            return "no heartbeat received yet"
-        age = time.monotonic() - self._last_beat
-        if age > self._timeout_s:
-            return f"heartbeat stale ({age:.3f} s > {self._timeout_s:.3f} s)"
-        return None
-
     def _check_hold(self) -> str | None:
         """Enter a hold when a reason appears (records it); clear it when none remains."""
-        reason = self._hold_reason()
+        reason = self._guard.reason()
         with self._lock:
             if reason is not None and self.holding is None:
                 self.world.hold()
