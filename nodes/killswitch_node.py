@@ -32,7 +32,7 @@ from embodied_stack.hardware.inputs import EstopInputsConfig, build_inputs
 from embodied_stack.nodes import qos
 from embodied_stack.nodes.audit_client import AuditClient
 from embodied_stack.nodes.ros_conversions import json_to_ros, time_to_ros
-from embodied_stack.safety.estop import STARTUP, EstopLatch, ResetResult
+from embodied_stack.safety.estop import FLEET_INPUT, STARTUP, EstopLatch, ResetResult
 from embodied_stack.safety.reset_auth import Authorizer, RegistryAuthorizer, reset_roles
 from embodied_stack.schemas import ResetOutcome, ResetRequest, Trip, from_json
 
@@ -130,11 +130,15 @@ class KillswitchNode(Node):
         with self._lock:
             self._latch.set_input(name, pressed)
             self._publish_state()
+        if pressed:
+            self._audit_trip(name, f"input {name} pressed")
 
     def _on_fleet(self, msg: Bool) -> None:
         with self._lock:
             self._latch.fleet_stop(bool(msg.data))
             self._publish_state()
+        if msg.data:
+            self._audit_trip(FLEET_INPUT, "fleet-wide stop")
 
     def _on_trip(self, msg: String) -> None:
         try:
@@ -148,6 +152,7 @@ class KillswitchNode(Node):
         with self._lock:
             self._latch.trip(who, why)
             self._publish_state()
+        self._audit_trip(who, why)
 
     # ---- reset --------------------------------------------------------------------------
 
@@ -206,9 +211,12 @@ class KillswitchNode(Node):
         cause = status.tripped_by if status.latched else None
         if cause not in (None, STARTUP, self._cause):
             self.get_logger().warning(f"E-STOP by {cause}: {status.reason}")
-            payload = {"reason": status.reason, "inputs": status.inputs}
-            self._audit.emit("trip", actor=cause or "unknown", payload=payload)
         self._cause = cause
+
+    def _audit_trip(self, who: str, why: str) -> None:
+        """Every stop request is on the record, also those while already stopped."""
+        payload = {"why": why, "latched_by": self._latch.status().tripped_by}
+        self._audit.emit("trip", actor=who, payload=payload)
 
     def _beat(self) -> None:
         period = 1.0 / float(self.get_parameter("heartbeat_hz").value)

@@ -26,7 +26,7 @@ from embodied_stack.hardware.serial_estop import encode_line
 from embodied_stack.nodes import qos
 from embodied_stack.nodes.killswitch_node import KillswitchNode
 from embodied_stack.nodes.ros_conversions import json_from_ros, json_to_ros
-from embodied_stack.schemas import ResetOutcome, ResetRequest, SafetyStatus, Trip
+from embodied_stack.schemas import AuditEvent, ResetOutcome, ResetRequest, SafetyStatus, Trip
 
 pytestmark = pytest.mark.ros
 SECRET = "correct horse battery staple"
@@ -39,6 +39,7 @@ class Probe:
     status: list[SafetyStatus] = field(default_factory=list)
     results: list[ResetOutcome] = field(default_factory=list)
     beats: list[float] = field(default_factory=list)
+    audit: list[AuditEvent] = field(default_factory=list)
 
 
 @dataclass
@@ -119,6 +120,12 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
         lambda _m: probe.beats.append(time.monotonic()),
         qos.heartbeat(0.1),
     )
+    n.create_subscription(
+        String,
+        "audit/events",
+        lambda m: probe.audit.append(json_from_ros(AuditEvent, m)),
+        qos.AUDIT,
+    )
     rig = Rig(
         probe=probe,
         trip=n.create_publisher(String, "safety/trip", qos.COMMAND),
@@ -184,6 +191,12 @@ def test_trip_latches_until_an_authorised_reset(rig: Rig) -> None:
     assert rig.probe.estop[-1] is True
     assert request_reset(rig, "ada").ok
     assert wait_until(lambda: rig.probe.estop[-1] is False)
+    # Every trip and every reset attempt is on the audit record, with who.
+    assert wait_until(lambda: len([e for e in rig.probe.audit if e.kind.value == "reset"]) >= 3)
+    trips = [e for e in rig.probe.audit if e.kind.value == "trip"]
+    resets = [(e.actor, e.payload["ok"]) for e in rig.probe.audit if e.kind.value == "reset"]
+    assert trips[-1].actor == "motion_node" and trips[-1].payload["why"] == "red line"
+    assert resets[-3:] == [("bob", False), ("ada", False), ("ada", True)]
 
 
 def test_serial_press_latches_and_reset_refused_while_pressed(rig: Rig) -> None:
