@@ -98,8 +98,9 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
         Parameter("serial.timeout_s", value=0.5),  # generous: the machine is shared
         Parameter("fleet_topic", value="/fleet/estop"),
     ]
-    kill = KillswitchNode(context=context, parameter_overrides=overrides)
-    probe = Probe(Node("probe", context=context))
+    # Under a robot namespace: the fleet stop (absolute name) must still reach it.
+    kill = KillswitchNode(context=context, namespace="robot1", parameter_overrides=overrides)
+    probe = Probe(Node("probe", context=context, namespace="robot1"))
     n = probe.node
     n.create_subscription(Bool, "safety/estop", lambda m: probe.estop.append(m.data), qos.LATCHED)
     n.create_subscription(
