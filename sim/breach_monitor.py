@@ -9,6 +9,7 @@ the worst value while it stayed crossed, and when it ended.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,9 +75,17 @@ class _Prepared:
 class BreachMonitor:
     """Feed it the world after every physics step (`attach` does that for you)."""
 
-    def __init__(self, world: SimWorld, limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        world: SimWorld,
+        limits: Limits | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        """clock: the time breaches are stamped with (default the world's sim_time;
+        sim_node passes its published clock, which does not restart at a reset)."""
         self.world = world
         self.limits = limits or load_limits()
+        self._clock = clock or (lambda: world.sim_time)
         self.breaches: list[Breach] = []
         self._open: dict[tuple[str, str], Breach] = {}
         self._prepared: _Prepared | None = None
@@ -103,7 +112,7 @@ class BreachMonitor:
         self._speeds(world, tcp_speed, nearest, found)
         self._knives(world, prep, found)
         self._releases(world, prep, found)
-        self._record(world.sim_time, found)
+        self._record(self._clock(), found)
 
     def _record(self, now: float, found: dict[tuple[str, str], tuple[float, float]]) -> None:
         for key in list(self._open):
