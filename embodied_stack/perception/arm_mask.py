@@ -1,33 +1,73 @@
 """The robot's own body in the camera image, from its joint state.
 
 The arm is white, gray and black like some objects, so colour cannot tell it
-apart; its pose can. Forward kinematics (control.kinematics.Chain) places a
-capsule on every link and boxes on the hand and fingers; points inside them
-are the robot, not objects. The space between the fingers stays open, so a
-held object is still seen.
+apart; its pose can. Forward kinematics (control.kinematics.Chain) places on
+every link the capsule enclosing its collision meshes (link_capsules.py), and
+on each finger its own; points inside them are the robot, not objects. The
+space between the fingers stays open, so a held object is still seen.
 """
 
 from __future__ import annotations
 
 import itertools
+import xml.etree.ElementTree as ET
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from embodied_stack.control.kinematics import Chain
+from embodied_stack.control.kinematics import Chain, rpy_matrix, transform
+from embodied_stack.perception.link_capsules import Capsule, link_capsules
 from embodied_stack.robot import RobotProfile
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
-LINK_RADIUS = 0.085  # m, around the segment joining consecutive link origins
-HAND_HALF = (0.045, 0.115)  # m, hand box half extents across the hand frame's x, y
-HAND_Z = (-0.04, 0.075)  # m, along the hand frame's z (pointing out of the fingers)
-FINGER_Z = (0.045, 0.125)
-FINGER_THICKNESS = 0.03  # m, outward from the inner face of a finger
-FINGER_HALF_X = 0.018
+FALLBACK_RADIUS = 0.085  # m, around the chain between link origins when meshes are missing
 GRASP_MIN_OPENING = 0.003  # m: closed further, the fingers hold nothing
+
+
+@dataclass(frozen=True)
+class _FingerJoint:
+    name: str
+    parent: str
+    child: str
+    origin: FloatArray  # 4x4
+    axis: FloatArray  # (3,)
+
+
+def _finger_joints(profile: RobotProfile) -> list[_FingerJoint]:
+    root = ET.parse(profile.urdf_path()).getroot()
+    found = []
+    for joint in root.iter("joint"):
+        if joint.get("name") not in profile.gripper.joints:
+            continue
+        origin, axis = joint.find("origin"), joint.find("axis")
+        xyz = [
+            float(v)
+            for v in (origin.get("xyz", "0 0 0") if origin is not None else "0 0 0").split()
+        ]
+        rpy = [
+            float(v)
+            for v in (origin.get("rpy", "0 0 0") if origin is not None else "0 0 0").split()
+        ]
+        direction = [
+            float(v) for v in (axis.get("xyz", "1 0 0") if axis is not None else "1 0 0").split()
+        ]
+        parent, child = joint.find("parent"), joint.find("child")
+        if parent is None or child is None:
+            continue
+        found.append(
+            _FingerJoint(
+                name=joint.get("name", ""),
+                parent=parent.get("link", ""),
+                child=child.get("link", ""),
+                origin=transform(rpy_matrix(*rpy), np.array(xyz)),
+                axis=np.array(direction),
+            )
+        )
+    return found
 
 
 def _segment_distance(points: FloatArray, a: FloatArray, b: FloatArray) -> FloatArray:
@@ -45,23 +85,22 @@ class ArmModel:
         self.profile = profile
         self.chain = Chain(profile)
         self.margin = margin
+        self.capsules = link_capsules(profile.urdf_path())
+        self.fingers = _finger_joints(profile)
         self._q = np.array(profile.home, dtype=float)
-        self._opening = profile.gripper.max_opening
+        self._finger_q = {j.name: profile.gripper.max_opening / 2 for j in self.fingers}
 
     def set_joints(self, positions: Mapping[str, float]) -> None:
         """Joint positions by name (a JointState); unknown names are ignored."""
-        q = [
-            positions.get(name, float(v))
-            for name, v in zip(self.profile.joints, self._q, strict=True)
-        ]
-        self._q = np.array(q, dtype=float)
-        fingers = [positions[n] for n in self.profile.gripper.joints if n in positions]
-        if fingers:
-            self._opening = float(sum(fingers))
+        current = zip(self.profile.joints, self._q, strict=True)
+        self._q = np.array([positions.get(name, float(v)) for name, v in current], dtype=float)
+        for name in self._finger_q:
+            if name in positions:
+                self._finger_q[name] = float(positions[name])
 
     @property
     def opening(self) -> float:
-        return self._opening
+        return float(sum(self._finger_q.values())) if self._finger_q else 0.0
 
     def tcp(self) -> tuple[float, float, float]:
         p = self.chain.tcp(self._q)[:3, 3]
@@ -69,29 +108,39 @@ class ArmModel:
 
     def grasping(self) -> bool:
         """Fingers stopped part-way: closed on something."""
-        return GRASP_MIN_OPENING < self._opening < 0.9 * self.profile.gripper.max_opening
+        return GRASP_MIN_OPENING < self.opening < 0.9 * self.profile.gripper.max_opening
+
+    def link_frames(self) -> dict[str, FloatArray]:
+        """World pose of every link: the chain, then the fingers at their positions."""
+        frames = self.chain.link_frames(self._q)
+        for joint in self.fingers:
+            if joint.parent in frames:
+                slide = transform(np.eye(3), joint.axis * self._finger_q[joint.name])
+                frames[joint.child] = frames[joint.parent] @ joint.origin @ slide
+        return frames
 
     def contains(self, points: FloatArray) -> BoolArray:
         """True for world points (N, 3) on the robot (the base frame is the world)."""
-        frames = self.chain.link_frames(self._q)
-        # Links up to the hand; the TCP lies between the fingers, where held objects are.
-        origins = [f[:3, 3] for name, f in frames.items() if name != self.profile.tcp_link]
+        frames = self.link_frames()
         inside = np.zeros(len(points), dtype=bool)
-        radius = LINK_RADIUS + self.margin
-        for a, b in itertools.pairwise(origins):
-            inside |= _segment_distance(points, a, b) < radius
-        hand = frames.get("panda_hand", frames[self.profile.tcp_link])
-        inside |= self._in_hand(points, hand)
+        for name, frame in frames.items():
+            capsule = self.capsules.get(name)
+            if capsule is not None:
+                inside |= self._in_capsule(points, capsule, frame)
+        if not self.capsules:  # no meshes: the chain itself, thickened
+            origins = [f[:3, 3] for n, f in frames.items() if n != self.profile.tcp_link]
+            for a, b in itertools.pairwise(origins):
+                inside |= _segment_distance(points, a, b) < FALLBACK_RADIUS + self.margin
         return inside
 
-    def _in_hand(self, points: FloatArray, hand: FloatArray) -> BoolArray:
-        local = (points - hand[:3, 3]) @ hand[:3, :3]
-        m = self.margin
-        x, y, z = np.abs(local[:, 0]), np.abs(local[:, 1]), local[:, 2]
-        body = (x < HAND_HALF[0] + m) & (y < HAND_HALF[1] + m)
-        body &= (z > HAND_Z[0] - m) & (z < HAND_Z[1] + m)
-        inner = self._opening / 2
-        finger = (x < FINGER_HALF_X + m) & (y > inner) & (y < inner + FINGER_THICKNESS + m)
-        finger &= (z > FINGER_Z[0] - m) & (z < FINGER_Z[1] + m)
-        out: BoolArray = body | finger
+    def _in_capsule(self, points: FloatArray, capsule: Capsule, frame: FloatArray) -> BoolArray:
+        rot, trans = frame[:3, :3], frame[:3, 3]
+        a, b = rot @ capsule.a + trans, rot @ capsule.b + trans
+        reach = capsule.radius + self.margin
+        # Cheap box test first: most points are far from any one link.
+        lo, hi = np.minimum(a, b) - reach, np.maximum(a, b) + reach
+        near = np.all((points >= lo) & (points <= hi), axis=1)
+        out = np.zeros(len(points), dtype=bool)
+        if np.any(near):
+            out[near] = _segment_distance(points[near], a, b) < reach
         return out

@@ -98,9 +98,10 @@ class Detector:
             self.intr,
             self.pose,
         )
-        people, set_aside = self._people_and_arm(points, rows, cols, z.shape)
+        arm = np.zeros(len(points), dtype=bool)
         if exclude is not None and len(points):
-            set_aside |= exclude(points)
+            arm = exclude(points)
+        people, set_aside = self._people_and_arm(points, rows, cols, z.shape, arm)
         table_value = self._table_value(rgb_ok, z, valid)
         occluders = _occluder_image(z.shape, rows[set_aside], cols[set_aside])
         blobs = self._blobs(rgb_ok, depth_ok, points, rows, cols, ~set_aside, table_value)
@@ -119,13 +120,19 @@ class Detector:
         rows: npt.NDArray[np.intp],
         cols: npt.NDArray[np.intp],
         shape: tuple[int, ...],
+        arm: BoolArray,
     ) -> tuple[list[Detection], BoolArray]:
-        """People found, and the points that are not objects (arm, base, people)."""
+        """People found, and the points that are not objects (arm, base, people).
+
+        arm: points known to be the robot (from its joint state); without it, tall
+        blobs reaching the robot base are the arm.
+        """
         cfg = self.config
         base_dist = np.hypot(points[:, 0] - cfg.base_xy[0], points[:, 1] - cfg.base_xy[1])
-        set_aside = base_dist < cfg.base_radius
-        tall = points[:, 2] > cfg.tall_z
-        set_aside |= tall
+        set_aside = arm | (base_dist < cfg.base_radius)
+        high = points[:, 2] > cfg.tall_z
+        set_aside |= high
+        tall = high & ~arm
         if not np.any(tall):
             return [], set_aside
         image = np.zeros(shape, dtype=np.uint8)

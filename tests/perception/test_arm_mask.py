@@ -40,9 +40,14 @@ def test_arm_over_objects_is_masked_by_its_joint_state(tcp: tuple[float, float, 
     arm.set_joints(dict(zip(joints.names, joints.positions, strict=True)))
     assert arm.tcp() == pytest.approx(tcp, abs=1e-3)
     detections = detector().detect(rgb, depth, exclude=arm.contains)
-    matches = match_scene(scene, truth, detections)
-    assert all(m.detection is not None for m in matches)
-    assert not false_positives(matches, detections), [d.label() for d in detections]
+    clear = [d for d in detections if not d.occluded]
+    matches = match_scene(scene, truth, clear)
+    assert not false_positives(matches, clear), [d.label() for d in clear]  # no arm parts
+    for m in matches:  # each object seen whole, or glimpsed next to the arm (occluded)
+        glimpsed = any(
+            d.occluded and d.color == scene.object(m.object_id).color for d in detections
+        )
+        assert m.detection is not None or glimpsed, m.object_id
 
 
 def test_open_gripper_is_not_grasping() -> None:
