@@ -1,0 +1,354 @@
+"""motion_node: executes approved plans; holds at once on e-stop or a stale heartbeat.
+
+Wiring only: plans from `planner/plan` (approved, each id at most once), joint
+states and perceived objects go into the core's PlanExecutor; the commands it
+returns go out on the controller's and gripper's topics after the red-line gate
+(`embodied_stack.control.redline_gate`); progress goes out on `motion/status`.
+A stop (e-stop, stale or missing heartbeat) sends a hold at once and aborts the
+plan for good: only a new approved plan moves the arm again.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import rclpy
+from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.clock import Clock, ClockType
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Bool, Float64, Header, String
+from trajectory_msgs.msg import JointTrajectory
+
+from embodied_stack.config import config_path, load_yaml
+from embodied_stack.control.context import SkillContext
+from embodied_stack.control.executor import Command, PlanExecutor, SendGripper, SendTrajectory
+from embodied_stack.control.guard import SafetyGuard
+from embodied_stack.control.redline_gate import redline_gate
+from embodied_stack.control.world import WorldModel, arm_positions, gripper_opening
+from embodied_stack.errors import ConfigError, SchemaError
+from embodied_stack.motion_types import JointStateSample, JointTrajectoryCommand
+from embodied_stack.nodes import qos
+from embodied_stack.nodes.audit_client import AuditClient
+from embodied_stack.nodes.ros_conversions import (
+    joint_state_from_ros,
+    json_from_ros,
+    json_to_ros,
+    trajectory_to_ros,
+)
+from embodied_stack.robot import load_robot
+from embodied_stack.safety.redlines import load_redlines
+from embodied_stack.schemas import (
+    AuditEventKind,
+    MotionState,
+    MotionStatus,
+    ObjectsMessage,
+    PerceivedObject,
+    Plan,
+    PlanStatus,
+)
+
+NAME = "motion_node"
+
+
+def _describe(text: str, low: float | None = None, high: float | None = None) -> Any:
+    if low is None or high is None:
+        return ParameterDescriptor(description=text)
+    span = FloatingPointRange(from_value=low, to_value=high, step=0.0)
+    return ParameterDescriptor(description=text, floating_point_range=[span])
+
+
+PARAMETERS: list[tuple[str, Any, Any]] = [
+    ("robot", "panda", _describe("robot profile, config/robots/<robot>.yaml (global)")),
+    ("redlines", "redlines.yaml", _describe("red lines file, config/<redlines> (global)")),
+    ("registry", "registry.yaml", _describe("registry file: the robot id (global)")),
+    (
+        "heartbeat_timeout_s",
+        0.1,
+        _describe("hold when the heartbeat is older (global)", 0.005, 10.0),
+    ),
+    ("max_speed_scale", 1.0, _describe("fraction of the red-line speeds used at most", 0.01, 1.0)),
+    ("audit_durable", True, _describe("start a plan only once motion_start is on disk")),
+    ("watchdog_hz", 200.0, _describe("heartbeat checks per second (wall clock)", 10.0, 2000.0)),
+    ("status_period_s", 0.5, _describe("motion/status republished this often", 0.05, 10.0)),
+]
+
+
+class MotionNode(Node):
+    def __init__(self, **node_kwargs: Any) -> None:
+        super().__init__(NAME, **node_kwargs)
+        for name, default, descriptor in PARAMETERS:
+            self.declare_parameter(name, default, descriptor)
+        p = self.get_parameter
+        self.profile = load_robot(str(p("robot").value))
+        redlines = load_redlines(str(p("redlines").value))
+        self.ctx = SkillContext.from_redlines(self.profile, redlines)
+        self.ctx.limits = self.ctx.limits.scaled(float(p("max_speed_scale").value))
+        self.gate = redline_gate(redlines, self.profile.name, source=NAME)
+        self.guard = SafetyGuard(float(p("heartbeat_timeout_s").value))
+        self._durable = bool(p("audit_durable").value)
+        self._lock = threading.RLock()  # executor, world inputs
+        self._send_lock = threading.Lock()  # a hold is never overtaken by an older command
+        self._stop_reason: str | None = "starting"
+        self.plan_executor: PlanExecutor | None = None
+        self._seen_plans: set[str] = set()
+        self._joints: JointStateSample | None = None
+        self._objects: list[PerceivedObject] = []
+        self._last_status: MotionStatus | None = None
+        self.holds_sent = 0
+
+        safety, work = MutuallyExclusiveCallbackGroup(), MutuallyExclusiveCallbackGroup()
+        controller = self.profile.controller
+        self._traj_pub = self.create_publisher(
+            JointTrajectory, controller.trajectory_topic, qos.COMMAND
+        )
+        self._gripper_pub = self.create_publisher(
+            Float64, self.profile.gripper.command_topic, qos.COMMAND
+        )
+        self._status_pub = self.create_publisher(String, "motion/status", qos.LATCHED)
+        self._audit = AuditClient(self, NAME, _robot_id(str(p("registry").value)))
+        self.create_subscription(
+            Bool, "safety/estop", self._on_estop, qos.LATCHED, callback_group=safety
+        )
+        self.create_subscription(
+            Header,
+            "safety/heartbeat",
+            self._on_heartbeat,
+            qos.heartbeat(self.guard.timeout_s),
+            callback_group=safety,
+        )
+        self.create_timer(
+            1.0 / float(p("watchdog_hz").value),
+            self._watchdog,
+            callback_group=safety,
+            clock=Clock(clock_type=ClockType.STEADY_TIME),
+        )
+        self.create_subscription(
+            String, "planner/plan", self._on_plan, qos.LATCHED, callback_group=work
+        )
+        self.create_subscription(
+            JointState,
+            controller.joint_states_topic,
+            self._on_joints,
+            qos.STATE,
+            callback_group=work,
+        )
+        self.create_subscription(
+            String, "perception/objects", self._on_objects, qos.STATE, callback_group=work
+        )
+        self.create_timer(float(p("status_period_s").value), self._republish, callback_group=work)
+
+    # ---- safety -----------------------------------------------------------------------
+
+    def _on_estop(self, msg: Bool) -> None:
+        self.guard.set_estop(bool(msg.data))
+        self._watchdog()
+
+    def _on_heartbeat(self, _msg: Header) -> None:
+        self.guard.beat(time.monotonic())
+
+    def _watchdog(self) -> None:
+        reason = self.guard.stop_reason(time.monotonic())
+        with self._send_lock:
+            was, self._stop_reason = self._stop_reason, reason
+            if reason is None or was is not None:
+                return
+            self._publish_hold()  # at once, before anything else
+        self.get_logger().warning(f"stop: {reason}")
+        with self._lock:
+            if self.plan_executor is not None and not self.plan_executor.finished:
+                self.plan_executor.abort(f"stopped: {reason}")
+                self._after_tick()
+
+    def _publish_hold(self) -> None:
+        self._traj_pub.publish(
+            trajectory_to_ros(JointTrajectoryCommand(tuple(self.profile.joints)))
+        )
+        self.holds_sent += 1
+
+    # ---- plans ------------------------------------------------------------------------
+
+    def _on_plan(self, msg: String) -> None:
+        try:
+            plan = json_from_ros(Plan, msg)
+        except SchemaError as exc:
+            self._publish_status(
+                MotionStatus(state=MotionState.FAILED, error=f"malformed plan: {exc}")
+            )
+            return
+        if plan.status is not PlanStatus.APPROVED or plan.plan_id in self._seen_plans:
+            return
+        self._seen_plans.add(plan.plan_id)
+        with self._lock:
+            if self.plan_executor is not None and not self.plan_executor.finished:
+                self._send([*self.plan_executor.abort(f"superseded by plan {plan.plan_id}")])
+                self._after_tick()
+            refusal = self._start_refusal()
+            if refusal is not None:
+                self._refuse(plan, refusal)
+                return
+            assert self._joints is not None
+            executor = PlanExecutor(plan, self._world(self._joints), self.ctx, gate=self.gate)
+            if executor.finished:  # rejected before moving
+                self.plan_executor = executor
+                self._after_tick()
+                return
+            if not self._audit_start(plan):
+                self._refuse(plan, f"audit log not durable: {self._audit.last_error}")
+                return
+            self.plan_executor = executor
+            self._publish_status(executor.status(self._now()))
+
+    def _start_refusal(self) -> str | None:
+        reason = self.guard.stop_reason(time.monotonic())
+        if reason is not None:
+            return f"not started: {reason}"
+        if self._joints is None:
+            return "not started: no joint state received yet"
+        return None
+
+    def _refuse(self, plan: Plan, reason: str) -> None:
+        self.plan_executor = None
+        self._publish_status(
+            MotionStatus(
+                plan_id=plan.plan_id,
+                state=MotionState.FAILED,
+                step_count=len(plan.steps),
+                error=reason,
+                stamp=self._now(),
+            )
+        )
+
+    def _world(self, joints: JointStateSample) -> WorldModel:
+        opening = gripper_opening(joints, self.profile)
+        return WorldModel(
+            joints=arm_positions(joints, self.profile),
+            gripper_opening=self.profile.gripper.max_opening if opening is None else opening,
+            objects={o.id: o for o in self._objects},
+        )
+
+    def _audit_start(self, plan: Plan) -> bool:
+        actor = plan.approved_by or NAME
+        payload = {
+            "plan_id": plan.plan_id,
+            "steps": [s.model_dump(mode="json") for s in plan.steps],
+        }
+        kind = AuditEventKind.MOTION_START
+        if not self._durable:
+            self._audit.emit(
+                kind, actor, payload, model=plan.provenance, ai_generated=plan.ai_generated
+            )
+            return True
+        return self._audit.emit_durable(
+            kind, actor, payload, model=plan.provenance, ai_generated=plan.ai_generated
+        )
+
+    # ---- execution --------------------------------------------------------------------
+
+    def _on_objects(self, msg: String) -> None:
+        try:
+            objects = json_from_ros(ObjectsMessage, msg).objects
+        except SchemaError as exc:
+            self.get_logger().warning(f"ignoring perception/objects: {exc}")
+            return
+        with self._lock:
+            self._objects = objects
+
+    def _on_joints(self, msg: JointState) -> None:
+        try:
+            sample = joint_state_from_ros(msg)
+        except ValueError as exc:
+            self.get_logger().warning(f"ignoring joint_states: {exc}")
+            return
+        with self._lock:
+            self._joints = sample
+            executor = self.plan_executor
+            if executor is None or executor.finished:
+                return
+            now = sample.stamp if sample.stamp > 0 else self._now()
+            self._send(executor.tick(now, sample, self._objects))
+            self._after_tick()
+
+    def _send(self, commands: list[Command]) -> None:
+        with self._send_lock:
+            for command in commands:
+                if isinstance(command, SendTrajectory):
+                    if self._stop_reason is not None and not command.command.is_hold:
+                        continue  # stopped meanwhile: nothing but holds goes out
+                    self._traj_pub.publish(trajectory_to_ros(command.command))
+                elif isinstance(command, SendGripper) and self._stop_reason is None:
+                    self._gripper_pub.publish(Float64(data=float(command.opening)))
+
+    def _after_tick(self) -> None:
+        """Publish a changed status; when the plan ended, say so in the audit log."""
+        executor = self.plan_executor
+        assert executor is not None
+        status = executor.status(self._now())
+        changed = self._last_status is None or (
+            status.model_copy(update={"stamp": 0.0})
+            != self._last_status.model_copy(update={"stamp": 0.0})
+        )
+        if not changed:
+            return
+        self._publish_status(status)
+        if executor.violations:
+            payload = {
+                "plan_id": status.plan_id,
+                "violations": [v.model_dump(mode="json") for v in executor.violations],
+            }
+            self._audit.emit(AuditEventKind.VIOLATION, NAME, payload)
+        if executor.finished:
+            payload = {
+                "plan_id": status.plan_id,
+                "state": status.state.value,
+                "error": status.error,
+                "step_index": status.step_index,
+            }
+            self._audit.emit(AuditEventKind.MOTION_END, NAME, payload)
+
+    def _republish(self) -> None:
+        with self._lock:
+            if self._last_status is not None:
+                self._publish_status(self._last_status.model_copy(update={"stamp": self._now()}))
+
+    def _publish_status(self, status: MotionStatus) -> None:
+        self._last_status = status
+        self._status_pub.publish(json_to_ros(status))
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def destroy_node(self) -> None:
+        self._audit.close()
+        super().destroy_node()
+
+
+def _robot_id(registry: str) -> str:
+    try:
+        robot_id = load_yaml(config_path(registry)).get("robot_id")
+    except ConfigError:
+        return "unknown"
+    return str(robot_id) if robot_id else "unknown"
+
+
+def main(args: list[str] | None = None) -> None:
+    rclpy.init(args=args)
+    node = MotionNode()
+    executor = MultiThreadedExecutor()
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,307 @@
+"""motion_node over DDS with the real sim_node: approved plans only, each once; pick and
+place judged by the task predicates; e-stop and a stale heartbeat hold at once and the
+plan is never resumed; audit events bracket the motion."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytest
+import rclpy
+from rclpy.context import Context
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from std_msgs.msg import Bool, Header, String
+from trajectory_msgs.msg import JointTrajectory
+
+from embodied_stack.config import config_path
+from embodied_stack.control.truth import perceived_objects
+from embodied_stack.nodes import qos
+from embodied_stack.nodes.motion_node import MotionNode
+from embodied_stack.nodes.ros_conversions import json_from_ros, json_to_ros
+from embodied_stack.nodes.sim_node import SimNode
+from embodied_stack.robot import load_robot
+from embodied_stack.scene import load_scene
+from embodied_stack.schemas import (
+    AuditEvent,
+    GroundTruth,
+    MotionState,
+    MotionStatus,
+    ObjectsMessage,
+    Plan,
+    PlannerKind,
+    PlanStatus,
+    PlanStep,
+    Provenance,
+)
+from embodied_stack.sim.predicates import evaluate
+
+pytestmark = pytest.mark.ros
+PROFILE = load_robot("panda")
+SCENE = load_scene(config_path("scenes/default.yaml"))
+HEARTBEAT_TIMEOUT_S = 0.5  # generous: two loaded cores; stale = hold does not depend on it
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 60.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return condition()
+
+
+@dataclass
+class Probe:
+    """Kill switch, planner and perception stand-in (ground truth as perceived objects)."""
+
+    node: Node
+    pubs: dict[str, Any]
+    statuses: list[MotionStatus] = field(default_factory=list)
+    truths: list[GroundTruth] = field(default_factory=list)
+    trajectories: list[tuple[float, int]] = field(default_factory=list)  # (wall time, points)
+    audit: list[tuple[float, AuditEvent]] = field(default_factory=list)
+    beating: threading.Event = field(default_factory=threading.Event)
+
+    def send_plan(self, plan: Plan) -> None:
+        self.pubs["plan"].publish(json_to_ros(plan))
+
+    def status_of(self, plan_id: str) -> MotionStatus | None:
+        mine = [s for s in self.statuses if s.plan_id == plan_id]
+        return mine[-1] if mine else None
+
+    def ended(self, plan_id: str) -> bool:
+        status = self.status_of(plan_id)
+        return status is not None and status.state in {
+            MotionState.DONE,
+            MotionState.FAILED,
+            MotionState.ABORTED,
+        }
+
+    def tcp(self) -> np.ndarray:
+        return np.array(self.truths[-1].tcp.position)
+
+
+def make_probe(context: Context) -> Probe:
+    node = Node("motion_probe", context=context)
+    probe = Probe(
+        node,
+        {
+            "plan": node.create_publisher(String, "planner/plan", qos.LATCHED),
+            "objects": node.create_publisher(String, "perception/objects", qos.STATE),
+            "estop": node.create_publisher(Bool, "safety/estop", qos.LATCHED),
+            "heartbeat": node.create_publisher(
+                Header, "safety/heartbeat", qos.heartbeat(HEARTBEAT_TIMEOUT_S)
+            ),
+        },
+    )
+
+    def on_truth(msg: String) -> None:
+        truth = json_from_ros(GroundTruth, msg)
+        probe.truths.append(truth)
+        objects = ObjectsMessage(stamp=truth.sim_time, objects=perceived_objects(truth, SCENE))
+        probe.pubs["objects"].publish(json_to_ros(objects))
+
+    node.create_subscription(String, "sim/ground_truth", on_truth, qos.STATE)
+    node.create_subscription(
+        String,
+        "motion/status",
+        lambda m: probe.statuses.append(json_from_ros(MotionStatus, m)),
+        qos.LATCHED,
+    )
+    node.create_subscription(
+        JointTrajectory,
+        PROFILE.controller.trajectory_topic,
+        lambda m: probe.trajectories.append((time.monotonic(), len(m.points))),
+        qos.COMMAND,
+    )
+    node.create_subscription(
+        String,
+        "audit/events",
+        lambda m: probe.audit.append((time.monotonic(), json_from_ros(AuditEvent, m))),
+        qos.AUDIT,
+    )
+    return probe
+
+
+def beat(probe: Probe, stop: threading.Event) -> None:
+    while not stop.is_set():
+        if probe.beating.is_set():
+            probe.pubs["heartbeat"].publish(Header())
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def rig() -> Iterator[tuple[MotionNode, Probe]]:
+    context = Context()
+    rclpy.init(context=context)
+    executor = MultiThreadedExecutor(num_threads=6, context=context)
+    timeout = Parameter("heartbeat_timeout_s", value=HEARTBEAT_TIMEOUT_S)
+    sim = SimNode(
+        context=context,
+        parameter_overrides=[
+            timeout,
+            Parameter("render_process", value=False),
+            Parameter("camera.rate_hz", value=0.5),
+            Parameter("camera.width", value=64),
+            Parameter("camera.height", value=48),
+        ],
+    )
+    motion = MotionNode(
+        context=context, parameter_overrides=[timeout, Parameter("audit_durable", value=False)]
+    )
+    probe = make_probe(context)
+    nodes = (sim, motion, probe.node)
+    for node in nodes:
+        executor.add_node(node)
+    spin = threading.Thread(target=executor.spin, daemon=True)
+    spin.start()
+    stop = threading.Event()
+    heart = threading.Thread(target=beat, args=(probe, stop), daemon=True)
+    heart.start()
+    try:
+        yield motion, probe
+    finally:
+        stop.set()
+        heart.join()
+        for node in nodes:
+            executor.remove_node(node)
+            node.destroy_node()
+        executor.shutdown(timeout_sec=5.0)
+        rclpy.try_shutdown(context=context)
+        spin.join(timeout=5.0)
+
+
+def ready(probe: Probe) -> None:
+    probe.pubs["estop"].publish(Bool(data=False))
+    probe.beating.set()
+    assert wait_until(lambda: len(probe.truths) > 2)
+    time.sleep(0.3)  # the heartbeat and e-stop state reach motion_node
+
+
+def plan_of(
+    *steps: tuple[str, dict[str, float | str]], status: PlanStatus = PlanStatus.APPROVED
+) -> Plan:
+    return Plan(
+        steps=[PlanStep.model_validate({"skill": s, "args": a}) for s, a in steps],
+        provenance=Provenance(planner=PlannerKind.OPERATOR, model="test"),
+        ai_generated=False,
+        status=status,
+        approved_by="alice",
+    )
+
+
+def judge(probe: Probe, pred: dict[str, Any]) -> bool:
+    result = evaluate(
+        pred, now=probe.truths[-1], initial=probe.truths[0], scene=SCENE, robot=PROFILE
+    )
+    return result.passed
+
+
+def test_pick_and_place_into_the_tray_with_audit_events(rig: tuple[MotionNode, Probe]) -> None:
+    _motion, probe = rig
+    ready(probe)
+    plan = plan_of(("pick", {"object": "red_cube"}), ("place", {"target": "tray"}))
+    probe.send_plan(plan)
+    assert wait_until(lambda: probe.ended(plan.plan_id), timeout=120.0)
+    status = probe.status_of(plan.plan_id)
+    assert status is not None and status.state is MotionState.DONE, status
+    time.sleep(1.0)  # the cube settles
+    assert judge(probe, {"in": ["red_cube", "tray"]})
+    assert judge(probe, {"unmoved": ["blue_cube"]})
+    kinds = [(t, e.kind.value) for t, e in probe.audit if e.payload.get("plan_id") == plan.plan_id]
+    assert [k for _t, k in kinds] == ["motion_start", "motion_end"]
+    assert kinds[0][0] <= probe.trajectories[0][0]  # motion_start before the first command
+    start = next(e for _t, e in probe.audit if e.kind.value == "motion_start")
+    assert start.actor == "alice"
+
+
+def test_only_approved_plans_run_and_each_only_once(rig: tuple[MotionNode, Probe]) -> None:
+    motion, probe = rig
+    ready(probe)
+    proposed = plan_of(("move_to", {"x": 0.45, "y": 0.0, "z": 0.3}), status=PlanStatus.PROPOSED)
+    probe.send_plan(proposed)
+    time.sleep(1.0)
+    assert probe.status_of(proposed.plan_id) is None and probe.trajectories == []
+    approved = proposed.model_copy(update={"status": PlanStatus.APPROVED})
+    probe.send_plan(approved)
+    assert wait_until(lambda: probe.ended(approved.plan_id))
+    sent = len(probe.trajectories)
+    probe.send_plan(approved)  # the same id again: ignored
+    time.sleep(1.0)
+    assert len(probe.trajectories) == sent
+    assert (
+        motion.plan_executor is not None and motion.plan_executor.plan.plan_id == approved.plan_id
+    )
+
+
+def test_bad_plan_is_rejected_before_anything_moves(rig: tuple[MotionNode, Probe]) -> None:
+    _motion, probe = rig
+    ready(probe)
+    plan = plan_of(("pick", {"object": "red_cube"}), ("place", {"target": "unicorn"}))
+    probe.send_plan(plan)
+    assert wait_until(lambda: probe.ended(plan.plan_id))
+    status = probe.status_of(plan.plan_id)
+    assert status is not None and status.state is MotionState.FAILED
+    assert status.error is not None and "step 2 (place): unknown object 'unicorn'" in status.error
+    assert probe.trajectories == []
+    text = json_to_ros(plan_of(("go_home", {}))).data.replace('"go_home"', '"dance"')
+    probe.pubs["plan"].publish(String(data=text))
+    assert wait_until(lambda: any("malformed plan" in (s.error or "") for s in probe.statuses))
+    assert probe.trajectories == []
+
+
+def test_estop_holds_at_once_and_the_plan_never_resumes(rig: tuple[MotionNode, Probe]) -> None:
+    motion, probe = rig
+    ready(probe)
+    plan = plan_of(("set_speed", {"scale": 0.3}), ("move_to", {"x": 0.45, "y": -0.25, "z": 0.2}))
+    probe.send_plan(plan)
+    assert wait_until(lambda: np.linalg.norm(probe.tcp() - probe.truths[0].tcp.position) > 0.03)
+    holds = motion.holds_sent
+    probe.pubs["estop"].publish(Bool(data=True))
+    assert wait_until(lambda: probe.ended(plan.plan_id))
+    status = probe.status_of(plan.plan_id)
+    assert status is not None and status.state is MotionState.ABORTED
+    assert status.error == "stopped: e-stop pressed"
+    assert motion.holds_sent == holds + 1 and probe.trajectories[-1][1] == 0  # a hold went out
+    time.sleep(0.5)
+    stopped_at = probe.tcp()
+    probe.pubs["estop"].publish(Bool(data=False))  # released: still nothing may move
+    time.sleep(2.0)
+    assert np.linalg.norm(probe.tcp() - stopped_at) < 0.02
+    again = plan_of(("go_home", {}))  # only a new approved plan moves the arm
+    probe.send_plan(again)
+    assert wait_until(lambda: probe.ended(again.plan_id))
+    assert probe.status_of(again.plan_id).state is MotionState.DONE  # type: ignore[union-attr]
+
+
+def test_stale_heartbeat_aborts_and_no_plan_starts_without_one(
+    rig: tuple[MotionNode, Probe],
+) -> None:
+    _motion, probe = rig
+    probe.pubs["estop"].publish(Bool(data=False))
+    assert wait_until(lambda: len(probe.truths) > 2)
+    early = plan_of(("go_home", {}))
+    probe.send_plan(early)  # no heartbeat yet
+    assert wait_until(lambda: probe.ended(early.plan_id))
+    status = probe.status_of(early.plan_id)
+    assert status is not None and status.error == "not started: no heartbeat received yet"
+    probe.beating.set()
+    time.sleep(0.3)
+    plan = plan_of(("set_speed", {"scale": 0.3}), ("move_to", {"x": 0.45, "y": 0.25, "z": 0.2}))
+    probe.send_plan(plan)
+    assert wait_until(lambda: np.linalg.norm(probe.tcp() - probe.truths[0].tcp.position) > 0.03)
+    probe.beating.clear()
+    assert wait_until(lambda: probe.ended(plan.plan_id))
+    status = probe.status_of(plan.plan_id)
+    assert status is not None and status.state is MotionState.ABORTED
+    assert status.error is not None and "heartbeat stale" in status.error
+    probe.beating.set()  # heartbeats back: the aborted plan stays aborted
+    time.sleep(1.0)
+    assert probe.status_of(plan.plan_id).state is MotionState.ABORTED  # type: ignore[union-attr]
