@@ -17,10 +17,12 @@ import pybullet as pb
 
 from embodied_stack.control.context import SkillContext
 from embodied_stack.control.sim_driver import run_plan
+from embodied_stack.control.truth import perceived_objects
 from embodied_stack.robot import RobotProfile, load_robot
 from embodied_stack.safety.gate import RedLineGate
 from embodied_stack.safety.monitor import RuntimeMonitor
 from embodied_stack.safety.redlines import RedLines
+from embodied_stack.safety.trajectory_check import check_release
 from embodied_stack.scene import ObjectKind, Scene, SceneObject
 from embodied_stack.schemas import DryRunResult, MotionState, PerceivedObject, Plan, Violation
 from embodied_stack.sim.world import SimWorld
@@ -28,6 +30,7 @@ from embodied_stack.sim.world import SimWorld
 SOURCE = "dry_run"
 CHECK_EVERY = 4  # physics steps between monitor checks (60 Hz at 240 Hz physics)
 LIFTED = 0.02  # m above its perceived rest height: a knife counts as held
+HELD_RADIUS = 0.05  # m from the TCP: the object between the fingers
 
 
 class _BreachError(Exception):
@@ -112,8 +115,12 @@ def _watch(
 ) -> Callable[[SimWorld], None]:
     rest = {o.id: o.position[2] for o in objects if o.kind is ObjectKind.KNIFE}
     steps = [0]
+    opening = [-1.0]
 
     def listener(world: SimWorld) -> None:
+        if world.gripper_target > opening[0] + 1e-4 and opening[0] >= 0:
+            _check_release(world, monitor.context.redlines)
+        opening[0] = world.gripper_target
         steps[0] += 1
         if steps[0] % CHECK_EVERY:
             return
@@ -129,3 +136,19 @@ def _watch(
             raise _BreachError(found)
 
     return listener
+
+
+def _check_release(world: SimWorld, redlines: RedLines) -> None:
+    """The gripper opens: whatever it holds may fall at most max_release_height."""
+    tcp = world.tcp_pose()[0]
+    seen = perceived_objects(world.ground_truth(), world.scene)
+    held = [
+        o
+        for o in seen
+        if o.kind is not ObjectKind.HUMAN
+        and float(np.linalg.norm(np.asarray(o.position) - tcp)) < HELD_RADIUS
+    ]
+    if held:
+        found = check_release(tcp, held[0], seen, redlines, source=SOURCE)
+        if found:
+            raise _BreachError(found)

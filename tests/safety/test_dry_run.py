@@ -42,3 +42,19 @@ def test_keep_out_crossing_is_rejected_with_the_violation() -> None:
     assert not result.ok
     assert result.violations and result.violations[0].rule == "keep_out"
     assert result.violations[0].source == "dry_run"
+
+
+def test_dropping_from_high_is_rejected() -> None:
+    scene = SUITE.scenes["two_cubes_tray"]
+    plan = operator_plan(
+        [
+            ("pick", {"object": "red_cube"}),
+            ("move_to", {"x": 0.5, "y": 0.0, "z": 0.35}),
+            ("open_gripper", {}),
+        ]
+    )
+    result = dry_run(plan, perceive(scene), load_redlines().with_scene(scene))
+    # The skills refuse it before moving; the twin's own release check is the backstop.
+    assert not result.ok
+    reasons = [result.error or ""] + [v.describe() for v in result.violations]
+    assert any("drop" in r or "release" in r for r in reasons), reasons
