@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from embodied_stack.safety.incidents import IncidentSummary
 from embodied_stack.schemas import (
     AuditEventKind,
     AuditHead,
@@ -110,14 +111,6 @@ class ChainStatus(_Model):
     head_hash: str | None = None
     broken_at: int | None = None  # index of the first record that does not verify
     message: str = ""
-
-
-class IncidentSummary(_Model):
-    incident_id: str
-    kind: str
-    stamp: float
-    summary: str
-    path: str = ""
 
 
 class ConsoleListener(Protocol):

@@ -17,8 +17,8 @@ from embodied_stack.console.backend import (
     ConsoleListener,
     ConsoleSnapshot,
     ConsoleUpdate,
-    IncidentSummary,
 )
+from embodied_stack.safety.incidents import IncidentSummary
 from embodied_stack.schemas import AuditEventKind, JogCommand
 
 
@@ -100,7 +100,7 @@ class RecordingBackend:
 
     def audit_events(self, query: AuditQuery) -> list[dict[str, Any]]:
         self._record("audit_events", query)
-        return [{"seq": 0, "event": {"kind": "login", "actor": "x", "payload": {}}}]
+        return [{"seq": 0, "time": 1.0, "kind": "login", "actor": "x", "payload": {}}]
 
     def verify_chain(self) -> ChainStatus:
         self._record("verify_chain")
@@ -108,7 +108,11 @@ class RecordingBackend:
 
     def incidents(self) -> list[IncidentSummary]:
         self._record("incidents")
-        return [IncidentSummary(incident_id="i1", kind="trip", stamp=1.0, summary="test")]
+        return [
+            IncidentSummary(
+                incident_id="i1", kind="trip", reason="test", robot_id="r", policy_version="1"
+            )
+        ]
 
     def record(self, kind: AuditEventKind, actor: str, payload: dict[str, Any]) -> None:
         self._record("record", kind, actor, payload)

@@ -116,9 +116,10 @@ const ui = {
 
   auditRows(events) {
     fill($("audit-events"), events, (record) => {
-      const e = record.event || record;
+      const e = record;
       const row = el("tr");
-      const when = e.stamp ? new Date(e.stamp * 1000).toLocaleTimeString() : "";
+      const stamp = e.time || e.stamp;
+      const when = stamp ? new Date(stamp * 1000).toLocaleTimeString() : "";
       row.append(el("td", record.seq === undefined ? "" : String(record.seq)), el("td", when),
         el("td", e.kind), el("td", e.actor), el("td", e.source || ""),
         el("td", e.ai_generated ? "AI" : ""), el("td", JSON.stringify(e.payload || {}).slice(0, 160)));
@@ -138,7 +139,8 @@ const ui = {
     fill($("incidents"), list, (i) => {
       const row = el("tr");
       row.append(el("td", new Date(i.stamp * 1000).toLocaleString()), el("td", i.kind),
-        el("td", i.summary), el("td", i.incident_id));
+        el("td", i.reason), el("td", i.plan_id || ""), el("td", `${i.violations} violation(s)`),
+        el("td", i.incident_id));
       return row;
     });
   },
