@@ -47,7 +47,8 @@ def object_box(obj: PerceivedObject) -> KeepOutBox:
     """Axis-aligned box around a perceived object (its yaw taken into account)."""
     c, s = abs(math.cos(obj.yaw)), abs(math.sin(obj.yaw))
     sx, sy, sz = obj.size
-    half = np.array([c * sx + s * sy, s * sx + c * sy, sz]) / 2
+    # A degenerate (flat) estimate still gets a box: never an invalid one.
+    half = np.maximum(np.array([c * sx + s * sy, s * sx + c * sy, sz]) / 2, 1e-4)
     centre = np.array(obj.position)
     lo, hi = centre - half, centre + half
     return KeepOutBox(min=(lo[0], lo[1], lo[2]), max=(hi[0], hi[1], hi[2]))
