@@ -4,7 +4,9 @@ Physics steps in its own thread, as fast as the machine allows or locked to
 real time (`realtime`), and publishes `clock` (sim time; it never runs
 backwards, not even across a scene reset), `joint_states`, the camera topics
 at `camera.rate_hz` of sim time and `sim/ground_truth` (for judges only).
-Trajectories and gripper commands come in as the arm's controller takes them.
+Trajectories and gripper commands come in as the arm's controller takes them
+(a trajectory starts when it arrives; a header stamp in the future is not waited
+for). `sim/control` (JSON SimControl) lets runners reset the scene or move objects.
 
 It holds the arm on its own (DESIGN.md §5) while `safety/estop` is true (or no
 e-stop state has arrived yet) or the kill-switch heartbeat is older than
