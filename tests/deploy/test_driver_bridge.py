@@ -266,3 +266,47 @@ def test_measured_state_breach_trips_and_holds(rig: Any) -> None:
     assert "red line" in (wait_for(lambda: bridge.holding) or "")
     hold = wait_for(lambda: [m for m in world.take() if m.points])[-1]
     assert list(hold.points[0].positions) == pytest.approx(world.measured)
+
+
+def test_fleet_estop_holds_every_bridge(rig: Any) -> None:
+    bridge, world = rig
+    _clear(bridge, world)
+    fleet = world.create_publisher(Bool, "/fleet/estop", qos.LATCHED)
+    fleet.publish(Bool(data=True))
+    assert wait_for(lambda: bridge.holding) == "fleet e-stop"
+    wait_for(lambda: world.stop_calls == 1)
+
+
+def test_with_the_real_kill_switch_node_a_dead_kill_switch_holds_the_arm() -> None:
+    """killswitch_node (no hardware inputs) clears its start latch and beats; when it is
+    gone, the bridge holds on its own."""
+    from embodied_stack.nodes.killswitch_node import KillswitchNode
+
+    context = Context()
+    rclpy.init(context=context)
+    overrides = [Parameter("robot", value="ur5e"), Parameter("heartbeat_timeout_s", value=0.5)]
+    bridge = DriverBridgeNode(context=context, parameter_overrides=overrides)
+    killswitch = KillswitchNode(
+        context=context, parameter_overrides=[Parameter("heartbeat_timeout_s", value=0.5)]
+    )
+    world = FakeWorld(context)
+    executor = MultiThreadedExecutor(num_threads=4, context=context)
+    for node in (bridge, killswitch, world):
+        executor.add_node(node)
+    thread = threading.Thread(target=executor.spin, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: bridge.holding is None)
+        assert wait_for(
+            lambda: forwarded(world, trajectory([0.0, -1.5, 1.4, -1.4, -1.5, 0.0], 3.0))
+        )
+        executor.remove_node(killswitch)
+        killswitch.destroy_node()  # the kill-switch process is gone
+        assert "heartbeat" in wait_for(lambda: bridge.holding)
+        wait_for(lambda: world.stop_calls == 1)
+    finally:
+        executor.shutdown(timeout_sec=2.0)
+        thread.join(timeout=5.0)
+        bridge.destroy_node()
+        world.destroy_node()
+        rclpy.try_shutdown(context=context)
