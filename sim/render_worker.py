@@ -66,18 +66,16 @@ def _serve(conn: Connection) -> None:
     scene_json, robot_json = conn.recv()
     robot = RobotProfile.model_validate_json(robot_json)
     with SimWorld(scene=Scene.model_validate_json(scene_json), robot=robot) as mirror:
-        while True:
-            try:
+        with contextlib.suppress(EOFError, OSError):  # the simulator is gone: so are we
+            while True:
                 kind, payload = conn.recv()
-            except EOFError:  # the simulator is gone
-                return
-            if kind == "render":
-                pose_mirror(mirror, payload)
-                conn.send(mirror.render(payload.camera))
-            elif kind == "reset":
-                mirror.reset(Scene.model_validate_json(payload))
-            elif kind == "close":
-                return
+                if kind == "render":
+                    pose_mirror(mirror, payload)
+                    conn.send(mirror.render(payload.camera))
+                elif kind == "reset":
+                    mirror.reset(Scene.model_validate_json(payload))
+                elif kind == "close":
+                    return
 
 
 class RenderWorker:
