@@ -65,17 +65,18 @@ def _serve(conn: Connection) -> None:
     """The worker process: build the mirror, then answer render and reset requests."""
     scene_json, robot_json = conn.recv()
     robot = RobotProfile.model_validate_json(robot_json)
-    with SimWorld(scene=Scene.model_validate_json(scene_json), robot=robot) as mirror:
-        with contextlib.suppress(EOFError, OSError):  # the simulator is gone: so are we
-            while True:
-                kind, payload = conn.recv()
-                if kind == "render":
-                    pose_mirror(mirror, payload)
-                    conn.send(mirror.render(payload.camera))
-                elif kind == "reset":
-                    mirror.reset(Scene.model_validate_json(payload))
-                elif kind == "close":
-                    return
+    scene = Scene.model_validate_json(scene_json)
+    # EOF or a broken pipe: the simulator is gone, and so are we.
+    with SimWorld(scene=scene, robot=robot) as mirror, contextlib.suppress(EOFError, OSError):
+        while True:
+            kind, payload = conn.recv()
+            if kind == "render":
+                pose_mirror(mirror, payload)
+                conn.send(mirror.render(payload.camera))
+            elif kind == "reset":
+                mirror.reset(Scene.model_validate_json(payload))
+            elif kind == "close":
+                return
 
 
 class RenderWorker:
