@@ -49,7 +49,8 @@ class NodeSpec:
         if namespace:
             args += ["-r", f"__ns:={namespace}"]
         for key, value in self.overrides.items():
-            args += ["-p", f"{key}:={_param_literal(value)}"]
+            # node-qualified, or the node's own section in the params file wins
+            args += ["-p", f"{self.name}:{key}:={_param_literal(value)}"]
         return args
 
 
