@@ -168,7 +168,7 @@ def _handler_class(endpoint: ScriptedEndpoint) -> type[BaseHTTPRequestHandler]:
                 self.end_headers()
                 self.wfile.write(body)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib name)
+        def log_message(self, format: str, *args: Any) -> None:
             pass  # quiet: tests and benchmarks hammer it
 
     return Handler
@@ -185,10 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         reply = json.load(handle)
     with ScriptedEndpoint(reply, port=args.port, delay_s=args.delay) as endpoint:
         print(f"serving {endpoint.model} at {endpoint.url}", flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
     return 0
 
 
