@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -135,8 +136,8 @@ class SimNode(Node):
         self._epoch = 0.0  # published time of the current world's t = 0
         self._guard = HoldGuard(heartbeat_timeout_s=self._timeout_s)
         self.holding: str | None = None  # why the arm holds; None = following commands
-        self.holds: list[HoldRecord] = []
-        self.rejections: list[str] = []
+        self.holds: deque[HoldRecord] = deque(maxlen=1000)  # each hold and its reason
+        self.rejections: deque[str] = deque(maxlen=1000)
 
         self._clock_pub = self.create_publisher(Clock, "clock", qos.COMMAND)
         self._joints_pub = self.create_publisher(JointState, "joint_states", qos.STATE)
@@ -183,6 +184,8 @@ class SimNode(Node):
         cmd = trajectory_from_ros(msg)
         with self._lock:
             if self._check_hold() is not None:
+                if cmd.is_hold:
+                    return  # asks for what is already happening
                 self._reject(f"holding ({self.holding})")
                 return
             problems = self.world.command_trajectory(cmd)
