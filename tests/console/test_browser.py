@@ -1,0 +1,250 @@
+"""The console in a real browser (Debian chromium via Playwright) on the whole stack in
+the simulator: log in, instruct, see the AI-generated plan, approve, watch it finish;
+e-stop during motion; a viewer cannot act; a safety officer resets.
+
+Screenshots go to test-artifacts/console/.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from embodied_stack.config import config_path
+from embodied_stack.nodes.harness import SessionConfig, StackSession
+from embodied_stack.nodes.launcher import ALL_NODES
+from embodied_stack.scene import load_scene
+from tests.conftest import ARTIFACTS
+from tests.console.conftest import PASSWORDS
+from tests.console.registry_helpers import write_registry
+
+pytestmark = [pytest.mark.browser, pytest.mark.stack]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SHOTS = ARTIFACTS / "console"
+NODES_DIR = Path(__file__).resolve().parents[2] / "nodes"
+ROLES = {"vera": "viewer", "otto": "operator", "sofia": "safety_officer"}
+MOTION_TIMEOUT_MS = 240_000  # a whole pick-and-place on a loaded, shared machine
+
+
+AVAILABLE = tuple(n for n in ALL_NODES if (NODES_DIR / f"{n}.py").exists())
+
+
+def needs(*nodes: str) -> None:
+    """Skip while a node this test relies on has not landed in the tree."""
+    missing = [n for n in nodes if n not in AVAILABLE]
+    if missing:
+        pytest.skip(f"stack not complete yet: {', '.join(missing)} missing")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSession]:
+    needs("killswitch_node", "sim_node", "perception_node", "console_node")
+    workdir = tmp_path_factory.mktemp("stack")
+    registry = write_registry(workdir / "operators.yaml", ROLES, ROLES, PASSWORDS)
+    _every_plan_waits(registry)
+    overrides: dict[str, dict[str, Any]] = {n: {"registry": str(registry)} for n in AVAILABLE}
+    overrides["console_node"].update(port=0, incident_dir=str(workdir / "incidents"))
+    overrides["sim_node"].update(realtime=True)  # motion at the pace an operator sees
+    config = SessionConfig(
+        scene=load_scene(config_path("scenes/default.yaml")),
+        nodes=AVAILABLE,
+        overrides=overrides,
+        workdir=workdir,
+    )
+    with StackSession(config) as session:
+        error = session.wait_ready(wall_timeout_s=120.0)
+        assert error is None, error
+        yield session
+
+
+def _every_plan_waits(registry: Path) -> None:
+    """approval_tier 0: every plan waits for an operator in the console."""
+    text = registry.read_text(encoding="utf-8").replace("approval_tier: 2", "approval_tier: 0")
+    registry.write_text(text, encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+def console_url(stack: StackSession) -> str:
+    assert stack.stack is not None
+    url: str = stack.stack.nodes["console_node"].server.url  # type: ignore[attr-defined]
+    return url
+
+
+@pytest.fixture
+def pages(browser: Browser) -> Iterator[list[Page]]:
+    """Fresh browser contexts (separate cookies), closed after the test."""
+    opened: list[Any] = []
+    yield opened
+    for context in opened:
+        context.close()
+
+
+def log_in(browser: Browser, pages: list[Any], stack: StackSession, name: str) -> Page:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pages.append(context)
+    page = context.new_page()
+    page.goto(console_url(stack) + "/")
+    expect(page).to_have_url(console_url(stack) + "/login")
+    page.fill("#login-name", name)
+    page.fill("#login-password", PASSWORDS[name])
+    page.click("#login-submit")
+    expect(page.locator("#who")).to_contain_text(f"{name} ({ROLES[name]})")
+    return page
+
+
+def shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def ensure_clear(browser: Browser, pages: list[Any], stack: StackSession) -> None:
+    """Leave the e-stop released (a previous test may have pressed it)."""
+    probe = stack.probe
+    assert probe is not None
+    if probe.estop:
+        officer = log_in(browser, pages, stack, "sofia")
+        officer.fill("#reset-password", PASSWORDS["sofia"])
+        officer.click("#reset-button")
+        expect(officer.locator("#estop-state")).to_have_text("E-stop clear", timeout=10_000)
+
+
+def instruct(page: Page, text: str) -> None:
+    page.fill("#instruction", text)
+    page.click("#instruction-send")
+    expect(page.locator("#plan-instruction")).to_contain_text(text, timeout=60_000)
+    expect(page.locator("#plan-status")).to_have_text("proposed", timeout=60_000)
+
+
+def joint_positions(page: Page) -> list[float]:
+    state: dict[str, Any] = page.evaluate("fetch('/api/state').then(r => r.json())")
+    return list(state["joints"]["positions"]) if state["joints"] else []
+
+
+def test_operator_instructs_approves_and_sees_the_task_complete(
+    browser: Browser, pages: list[Any], stack: StackSession
+) -> None:
+    needs("planner_node", "motion_node")
+    ensure_clear(browser, pages, stack)
+    page = log_in(browser, pages, stack, "otto")
+    expect(page.locator("#estop-state")).to_have_text("E-stop clear")
+    page.wait_for_function("document.getElementById('camera').src.startsWith('blob:')")
+    instruct(page, "put the red cube in the tray")
+    expect(page.locator("#plan-ai")).to_have_text("AI-generated")
+    expect(page.locator("#plan-provenance")).to_contain_text("model ")
+    expect(page.locator("#plan-risk")).to_contain_text("risk")
+    expect(page.locator("#plan-steps li").first).to_contain_text("pick")
+    shot(page, "1-plan-proposed")
+    page.click("#plan-approve")
+    expect(page.locator("#plan-result")).to_contain_text("approved by otto")
+    expect(page.locator("#motion-state")).to_have_text("executing", timeout=60_000)
+    expect(page.locator("#motion-step")).to_contain_text(" of ")
+    shot(page, "2-executing")
+    expect(page.locator("#motion-state")).to_have_text("done", timeout=MOTION_TIMEOUT_MS)
+    shot(page, "3-done")
+
+
+def test_estop_button_during_motion_stops_the_arm_and_an_officer_resets(
+    browser: Browser, pages: list[Any], stack: StackSession
+) -> None:
+    needs("planner_node", "motion_node")
+    ensure_clear(browser, pages, stack)
+    page = log_in(browser, pages, stack, "otto")
+    instruct(page, "put the blue cube in the tray")
+    page.click("#plan-approve")
+    expect(page.locator("#motion-state")).to_have_text("executing", timeout=60_000)
+    page.wait_for_timeout(1500)  # let the arm get going
+    page.click("#estop-button")
+    expect(page.locator("#estop-state")).to_have_text("E-STOP ACTIVE", timeout=5_000)
+    expect(page.locator("#safety-source")).to_have_text("console:otto")
+    expect(page.locator("#motion-state")).not_to_have_text("executing", timeout=10_000)
+    before = joint_positions(page)
+    time.sleep(1.0)
+    after = joint_positions(page)
+    assert max(abs(a - b) for a, b in zip(before, after, strict=True)) < 1e-3, "arm still moving"
+    shot(page, "4-estop-holding")
+    assert not page.locator("#reset-form").is_visible()  # an operator cannot reset
+
+    officer = log_in(browser, pages, stack, "sofia")
+    expect(officer.locator("#estop-state")).to_have_text("E-STOP ACTIVE")
+    officer.fill("#reset-password", PASSWORDS["sofia"])
+    officer.click("#reset-button")
+    expect(officer.locator("#estop-state")).to_have_text("E-stop clear", timeout=10_000)
+    expect(page.locator("#estop-state")).to_have_text("E-stop clear", timeout=10_000)
+    shot(officer, "5-reset-by-officer")
+
+
+def test_space_key_trips_the_estop_and_an_officer_resets(
+    browser: Browser, pages: list[Any], stack: StackSession
+) -> None:
+    ensure_clear(browser, pages, stack)
+    page = log_in(browser, pages, stack, "vera")  # stopping is everyone's right
+    expect(page.locator("#estop-state")).to_have_text("E-stop clear")
+    page.wait_for_function("document.getElementById('camera').src.startsWith('blob:')")
+    expect(page.locator("#heartbeat-age")).to_contain_text(" ms")
+    page.locator("body").press("Space")
+    expect(page.locator("#estop-state")).to_have_text("E-STOP ACTIVE", timeout=5_000)
+    expect(page.locator("#safety-source")).to_have_text("console:vera")
+    shot(page, "0-space-estop")
+    officer = log_in(browser, pages, stack, "sofia")
+    officer.fill("#reset-password", "wrong password")
+    officer.click("#reset-button")
+    expect(officer.locator("#reset-result")).to_contain_text("password confirmation failed")
+    officer.fill("#reset-password", PASSWORDS["sofia"])
+    officer.click("#reset-button")
+    expect(officer.locator("#estop-state")).to_have_text("E-stop clear", timeout=10_000)
+    expect(page.locator("#estop-state")).to_have_text("E-stop clear", timeout=10_000)
+
+
+def test_viewer_can_watch_but_not_approve_or_jog(
+    browser: Browser, pages: list[Any], stack: StackSession
+) -> None:
+    needs("planner_node")
+    ensure_clear(browser, pages, stack)
+    operator = log_in(browser, pages, stack, "otto")
+    instruct(operator, "put the red cube on the table at 0.4 0.0")
+    viewer = log_in(browser, pages, stack, "vera")
+    expect(viewer.locator("#plan-status")).to_have_text("proposed")
+    expect(viewer.locator("#plan-approve")).to_be_disabled()
+    expect(viewer.locator("#plan-reject")).to_be_disabled()
+    expect(viewer.locator("#jog-pad button").first).to_be_disabled()
+    expect(viewer.locator("#instruction-send")).to_be_disabled()
+    assert not viewer.locator("#reset-form").is_visible()
+    # The server refuses too, whatever the page allows.
+    plan_id = viewer.locator("#plan").get_attribute("data-plan-id")
+    status = viewer.evaluate(
+        """async (planId) => {
+            const me = await (await fetch('/api/me')).json();
+            const r = await fetch(`/api/plans/${planId}/decision`, {method: 'POST',
+              headers: {'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf},
+              body: JSON.stringify({approved: true})});
+            return r.status;
+        }""",
+        plan_id,
+    )
+    assert status == 403
+    shot(viewer, "6-viewer")
+    operator.click("#plan-reject")
+    expect(operator.locator("#plan-status")).to_have_text("rejected", timeout=30_000)
