@@ -218,3 +218,64 @@ def test_overlay_params_file_wins_key_by_key(
     assert values["registry"] == "robot2-registry.yaml"
     assert values["rotate_bytes"] == stack["audit_node"]["ros__parameters"]["rotate_bytes"]
     assert values["heartbeat_timeout_s"] == stack["/**"]["ros__parameters"]["heartbeat_timeout_s"]
+
+
+@pytest.mark.parametrize(
+    ("preset", "expected"),
+    [
+        (
+            "robot.launch.py",
+            {
+                "camera/color/image_raw": "/camera/camera/color/image_raw",
+                "camera/depth/image_raw": "/camera/camera/aligned_depth_to_color/image_raw",
+                "camera/color/camera_info": "/camera/camera/color/camera_info",
+                "joint_states": "/joint_states",
+            },
+        ),
+        (
+            "sim.launch.py",
+            {
+                "camera/color/image_raw": "/robot1/camera/color/image_raw",
+                "joint_states": "/robot1/joint_states",
+                "/clock": "/robot1/clock",  # each simulator's own clock
+            },
+        ),
+    ],
+)
+def test_remappings_resolve_to_the_real_topics_under_a_namespace(
+    preset: str, expected: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The remap table of stack.launch.py with a preset's values, applied by real rcl."""
+    stack = load_launch_file(LAUNCH_DIR / "stack.launch.py", monkeypatch)
+    node_action = next(
+        a for a in _walk(stack.generate_launch_description()) if "remappings" in a.kwargs
+    )
+    values = _preset_values(load_launch_file(LAUNCH_DIR / preset, monkeypatch))
+    rules = []
+    for source, target in node_action.kwargs["remappings"]:
+        rules += ["-r", f"{source}:={values[target.args[0]]}"]
+    context = Context()
+    rclpy.init(context=context)
+    try:
+        node = Node("perception_node", namespace="robot1", context=context,
+                    cli_args=["--ros-args", *rules], start_parameter_services=False)  # fmt: skip
+        for name, resolved in expected.items():
+            assert node.resolve_topic_name(name) == resolved, name
+        node.destroy_node()
+    finally:
+        rclpy.try_shutdown(context=context)
+
+
+def _preset_values(module: Any) -> dict[str, str]:
+    """What a preset gives stack.launch.py: its constants, else its own arguments' defaults."""
+    actions = list(_walk(module.generate_launch_description()))
+    defaults = {
+        a.args[0]: a.kwargs.get("default_value")
+        for a in actions
+        if a.args and isinstance(a.args[0], str) and "description" in a.kwargs
+    }
+    include = next(a for a in actions if "launch_arguments" in a.kwargs)
+    values = {}
+    for name, value in include.kwargs["launch_arguments"]:
+        values[name] = value if isinstance(value, str) else defaults[value.args[0]]
+    return values
