@@ -16,7 +16,7 @@ import pybullet as pb
 from embodied_stack.camera import CameraConfig
 from embodied_stack.motion_types import JointStateSample, JointTrajectoryCommand
 from embodied_stack.robot import RobotProfile, load_robot
-from embodied_stack.scene import ObjectKind, Scene
+from embodied_stack.scene import Scene
 from embodied_stack.schemas import GroundTruth
 
 from .arm import Arm
@@ -177,6 +177,3 @@ class SimWorld:
 
     def ground_truth(self) -> GroundTruth:
         return read_ground_truth(self)
-
-    def people(self) -> list[str]:
-        return [o.id for o in self.scene.objects if o.kind is ObjectKind.HUMAN]
