@@ -177,7 +177,7 @@ class PerceptionNode(Node):
         except (ValueError, StackError) as exc:
             self._reject(str(exc))
             return
-        objects = self.tracker.update(detections, stamp)
+        objects = self.tracker.update(detections, stamp, self._detector.seen_empty)
         message = ObjectsMessage(stamp=stamp, objects=objects)
         self._objects_pub.publish(json_to_ros(message))
         self._markers_pub.publish(objects_to_markers(message))

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
-from embodied_stack.camera import Intrinsics, deproject
+from embodied_stack.camera import Intrinsics, deproject, project
 from embodied_stack.perception.colors import (
     ACHROMATIC_CLASS,
     CHROMATIC,
@@ -28,11 +28,15 @@ from embodied_stack.perception.inputs import check_frame
 from embodied_stack.perception.people import person_from_points
 from embodied_stack.perception.shapes import Blob, Measured, ShapeParams, measure
 from embodied_stack.perception.supports import resolve
-from embodied_stack.scene import Color
+from embodied_stack.scene import Color, ObjectKind
+from embodied_stack.schemas import PerceivedObject
 
 BoolArray = npt.NDArray[np.bool_]
 Excluder = Callable[[FloatArray], BoolArray]  # world points (N, 3) -> True: not an object
 OCCLUSION_RING = 2  # px around a blob searched for occluders
+EMPTY_PROBE_RADIUS = 2  # px: the patch looked at for an object that should be there
+EMPTY_MARGIN = 0.01  # m: seeing this far past an object's top means it is not there
+DEPTH_JUDGED = frozenset({ObjectKind.CUBE, ObjectKind.CYLINDER, ObjectKind.BALL})
 OCCLUSION_MIN_PIXELS = 3
 
 
@@ -80,6 +84,7 @@ class Detector:
         )
         self._ray_z = (rays @ self.pose[2, :3]).astype(np.float32)  # world z per metre of depth
         self._camera_xy = (float(self.pose[0, 3]), float(self.pose[1, 3]))
+        self._last_view: tuple[npt.NDArray[np.float32], npt.NDArray[np.uint8]] | None = None
 
     def detect(
         self, rgb: object, depth: object, exclude: Excluder | None = None
@@ -104,6 +109,7 @@ class Detector:
         people, set_aside = self._people_and_arm(points, rows, cols, z.shape, arm)
         table_value = self._table_value(rgb_ok, z, valid)
         occluders = _occluder_image(z.shape, rows[set_aside], cols[set_aside])
+        self._last_view = (depth_ok, occluders)
         blobs = self._blobs(rgb_ok, depth_ok, points, rows, cols, ~set_aside, table_value)
         for blob in blobs:
             blob.occluded = _touches(blob.uv, occluders)
@@ -111,6 +117,28 @@ class Detector:
         for blob in blobs:
             measured += measure(blob, cfg.shape)
         return resolve(measured, cfg.shape) + people
+
+    def seen_empty(self, obj: PerceivedObject) -> bool:
+        """In the last frame, the camera saw past where obj's top should be, unobstructed.
+
+        Judged only for solids tall enough for depth to tell (cubes, cylinders, balls).
+        """
+        if self._last_view is None or obj.kind not in DEPTH_JUDGED or obj.size[2] < 0.02:
+            return False
+        depth, occluders = self._last_view
+        top = np.array([[obj.position[0], obj.position[1], obj.top_z]])
+        u, v, expected = project(top, self.intr, self.pose)[0]
+        ui, vi, r = round(float(u)), round(float(v)), EMPTY_PROBE_RADIUS
+        h, w = depth.shape
+        if expected <= 0 or not (r <= ui < w - r and r <= vi < h - r):
+            return False
+        patch = depth[vi - r : vi + r + 1, ui - r : ui + r + 1]
+        if np.any(occluders[vi - r : vi + r + 1, ui - r : ui + r + 1]):
+            return False  # the arm or a person is in the way
+        valid = np.isfinite(patch) & (patch > 0)
+        if np.count_nonzero(valid) < valid.size // 2:
+            return False
+        return bool(np.all(patch[valid] > expected + EMPTY_MARGIN))
 
     # ---- tall structures ------------------------------------------------------------------
 

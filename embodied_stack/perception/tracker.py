@@ -10,6 +10,7 @@ estimate, marked stale; the object in the gripper follows the TCP, "held".
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +21,7 @@ from embodied_stack.scene import GRASPABLE
 from embodied_stack.schemas import PerceivedObject
 
 Vec3 = tuple[float, float, float]
+STAMP_JUMP_BACK_S = 1.0  # the clock going back further than this: a new scene
 
 
 class TrackerConfig(BaseModel):
@@ -37,6 +39,7 @@ class _Track:
     obj: PerceivedObject
     last_seen: float
     held_offset: Vec3 | None = None
+    absent_since: float | None = None  # its place in plain view, empty, since then
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ class ObjectTracker:
         self._tracks: dict[str, _Track] = {}
         self._minted: dict[str, int] = {}
         self._gripper: GripperState | None = None
+        self._last_stamp = -math.inf
 
     # ---- gripper --------------------------------------------------------------------
 
@@ -108,19 +112,36 @@ class ObjectTracker:
 
     # ---- frames ---------------------------------------------------------------------
 
-    def update(self, detections: list[Detection], stamp: float) -> list[PerceivedObject]:
+    def update(
+        self,
+        detections: list[Detection],
+        stamp: float,
+        seen_empty: Callable[[PerceivedObject], bool] | None = None,
+    ) -> list[PerceivedObject]:
         """Fold one frame's detections in; returns every known object.
 
         A partly hidden detection (occluded) near a known object of its colour
         is that object glimpsed: its last full estimate stands (and goes stale)
-        rather than a truncated one. Whatever sits in the gripper is the held object.
+        rather than a truncated one. Whatever sits in the gripper is the held
+        object. seen_empty(obj) tells that the camera sees clearly where an unseen
+        object should be: it is gone, and dropped after stale_after_s (a hidden
+        object is kept, stale, until forget_after_s).
         """
+        if stamp < self._last_stamp - STAMP_JUMP_BACK_S:
+            self.reset()  # the clock restarted: a new scene
+        self._last_stamp = stamp
         detections = [d for d in detections if not self._hidden_view(d)]
         ids = self._associate(detections)
         for det, track_id in zip(detections, ids, strict=True):
             self._observe(track_id, det, ids, stamp)
-        self._age(stamp)
+        self._age(stamp, set(ids), seen_empty)
         return self.objects()
+
+    def reset(self) -> None:
+        """Forget everything (a new scene)."""
+        self._tracks.clear()
+        self._minted.clear()
+        self._last_stamp = -math.inf
 
     def _hidden_view(self, det: Detection) -> bool:
         held = self.held_id()
@@ -197,13 +218,27 @@ class ObjectTracker:
         )
         self._tracks[track_id] = _Track(obj, stamp)
 
-    def _age(self, stamp: float) -> None:
+    def _age(
+        self,
+        stamp: float,
+        seen: set[str],
+        seen_empty: Callable[[PerceivedObject], bool] | None,
+    ) -> None:
         for track_id in list(self._tracks):
             track = self._tracks[track_id]
-            unseen = stamp - track.last_seen
-            if unseen > self.config.forget_after_s and track.held_offset is None:
+            if track_id in seen or track.held_offset is not None:
+                track.absent_since = None
+                continue
+            if seen_empty is not None and seen_empty(track.obj):
+                track.absent_since = stamp if track.absent_since is None else track.absent_since
+            else:
+                track.absent_since = None
+            gone = track.absent_since is not None and (
+                stamp - track.absent_since >= self.config.stale_after_s
+            )
+            if gone or stamp - track.last_seen > self.config.forget_after_s:
                 del self._tracks[track_id]
-            elif unseen > self.config.stale_after_s and track.held_offset is None:
+            elif stamp - track.last_seen > self.config.stale_after_s:
                 track.obj = track.obj.model_copy(update={"stale": True})
 
 

@@ -58,3 +58,28 @@ def test_open_gripper_is_not_grasping() -> None:
     assert arm.grasping()
     arm.set_joints({"panda_finger_joint1": 0.0, "panda_finger_joint2": 0.0})
     assert not arm.grasping()
+
+
+def test_an_empty_place_is_seen_empty_but_a_hidden_one_is_not() -> None:
+    from embodied_stack.perception.tracker import ObjectTracker
+
+    profile = load_robot("panda")
+    scene = suite_scene("tasks", "two_cubes_tray")
+    tracker = ObjectTracker()
+    with SimWorld(scene=scene, camera=CAMERA) as world:
+        rgb, depth = world.render()
+        objects = {o.id: o for o in tracker.update(detector().detect(rgb, depth), 0.0)}
+        red, blue = objects["red_cube_1"], objects["blue_cube_1"]
+        assert not detector().seen_empty(red) and not detector().seen_empty(blue)
+        world.teleport("red_cube", (0.35, -0.30))  # taken away
+        solution = IkSolver(Chain(profile)).solve_down(
+            np.add(blue.position, (0.0, 0.0, 0.06)), 0.0, np.array(profile.home)
+        )
+        _pose_arm(world, profile.joints, solution.q)  # the hand right above the blue cube
+        rgb, depth = world.render()
+        joints = world.joint_state()
+    arm = ArmModel(profile)
+    arm.set_joints(dict(zip(joints.names, joints.positions, strict=True)))
+    detector().detect(rgb, depth, exclude=arm.contains)
+    assert detector().seen_empty(red)
+    assert not detector().seen_empty(blue)

@@ -36,7 +36,8 @@ class Eyes:
         self.tracker.set_gripper(self.arm.tcp(), self.arm.grasping())
         rgb, depth = world.render()
         detections = detector().detect(rgb, depth, exclude=self.arm.contains)
-        objects = {o.id: o for o in self.tracker.update(detections, world.sim_time)}
+        found = self.tracker.update(detections, world.sim_time, detector().seen_empty)
+        objects = {o.id: o for o in found}
         self.frames.append((world.sim_time, objects, self.arm.tcp()))
 
 

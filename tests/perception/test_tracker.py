@@ -127,3 +127,24 @@ def test_what_is_between_the_fingers_is_the_held_object() -> None:
     )
     objs = by_id(tracker.update([seen_in_gripper], 0.1))
     assert set(objs) == {"red_cube_1"} and objs["red_cube_1"].support == "held"
+
+
+def test_an_object_whose_place_is_seen_empty_is_dropped() -> None:
+    tracker = ObjectTracker(TrackerConfig(stale_after_s=0.5, forget_after_s=60.0))
+    tracker.update([cube(0.5, 0.2), cube(0.3, 0.0, Color.BLUE)], 0.0)
+    gone = {"red_cube_1"}
+
+    def seen_empty(obj: object) -> bool:
+        return getattr(obj, "id", "") in gone
+
+    objs = by_id(tracker.update([cube(0.3, 0.0, Color.BLUE)], 0.3, seen_empty))
+    assert "red_cube_1" in objs  # not yet: one look may be a glitch
+    objs = by_id(tracker.update([cube(0.3, 0.0, Color.BLUE)], 0.9, seen_empty))
+    assert set(objs) == {"blue_cube_1"}
+
+
+def test_a_clock_that_restarts_starts_a_new_scene() -> None:
+    tracker = ObjectTracker()
+    tracker.update([cube(0.5, 0.2)], 30.0)
+    objs = by_id(tracker.update([cube(0.3, -0.2, Color.BLUE)], 0.1))
+    assert set(objs) == {"blue_cube_1"}
