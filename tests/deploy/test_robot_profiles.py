@@ -9,9 +9,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from embodied_stack.control.context import SkillContext
 from embodied_stack.control.ik import IkSolver
 from embodied_stack.control.kinematics import Chain
+from embodied_stack.control.sim_driver import run_plan
 from embodied_stack.robot import RobotProfile, load_robot
+from embodied_stack.safety.redlines import load_redlines
+from embodied_stack.scene import load_suite
+from embodied_stack.schemas import MotionState, Plan, PlannerKind, PlanStep, Provenance
+from embodied_stack.sim.predicates import evaluate
+from embodied_stack.sim.world import SimWorld
+from tests.conftest import TASKS_PUBLIC
 
 from .launch_ast import REPO
 
@@ -104,3 +112,29 @@ def test_ur5e_profile_names_ur_robot_driver_interfaces() -> None:
     assert ur5e.controller.trajectory_topic == "scaled_joint_trajectory_controller/joint_trajectory"
     assert ur5e.controller.stop_service == "/dashboard_client/stop"
     assert Path(ur5e.urdf_path()).name == "ur5e.urdf"
+
+
+@pytest.mark.stack
+def test_profile_picks_and_places_in_the_simulator(profile: RobotProfile) -> None:
+    """The whole motion core from the profile alone: pick a cube, place it in the tray,
+    go home, in PyBullet, judged by the task-suite predicates."""
+    scene = load_suite(TASKS_PUBLIC).scenes["two_cubes_tray"]
+    ctx = SkillContext.from_redlines(profile, load_redlines())
+    steps = [("pick", {"object": "red_cube"}), ("place", {"target": "tray"}), ("go_home", {})]
+    plan = Plan(
+        steps=[PlanStep.model_validate({"skill": s, "args": a}) for s, a in steps],
+        provenance=Provenance(planner=PlannerKind.OPERATOR, model="test"),
+        ai_generated=False,
+        status="approved",
+    )
+    with SimWorld(scene=scene, robot=profile) as sim:
+        sim.step(60)
+        initial = sim.ground_truth()
+        run = run_plan(sim, plan, ctx)
+        assert run.status is not None and run.status.state is MotionState.DONE, run.status
+        sim.step(240)
+        now = sim.ground_truth()
+        for pred in [{"in": ["red_cube", "tray"]}, {"unmoved": ["blue_cube"]}, {"home": True}]:
+            result = evaluate(pred, now=now, initial=initial, scene=scene, robot=profile)
+            assert result.passed, f"{profile.name}: {pred}: {result.detail}"
+    assert run.max_tcp_speed_mps <= load_redlines().max_tcp_speed
