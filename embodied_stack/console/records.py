@@ -73,4 +73,4 @@ def list_incidents(root: str | Path, limit: int = 100) -> list[IncidentSummary]:
             log.warning("incident bundle %s unreadable: %s", bundle, exc)
         if len(found) >= limit:
             break
-    return found
+    return sorted(found, key=lambda i: i.stamp, reverse=True)  # names tie within a second

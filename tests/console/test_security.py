@@ -5,16 +5,20 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import ssl
+import subprocess
 from contextlib import closing
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import websockets
 from websockets.sync.client import connect
 
 from embodied_stack.console.backend import ConsoleUpdate, UpdateKind
 from embodied_stack.schemas import JogAxis
-from tests.console.conftest import PASSWORDS, Console
+from tests.console.conftest import PASSWORDS, Console, start_console
 from tests.console.test_authorization import ws_reply, ws_session
 
 
@@ -239,3 +243,38 @@ def test_updates_and_frames_reach_the_browser(console: Console) -> None:
             else:
                 message = json.loads(raw)
                 got_update |= message.get("kind") == "estop" and message["data"]["estop"]
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def test_tls_serves_https_with_secure_cookies_and_wss(tmp_path: Path, registry_file: Path) -> None:
+    cert, key = _self_signed(tmp_path)
+    running = start_console(registry_file, tls_cert=str(cert), tls_key=str(key))
+    try:
+        assert running.url.startswith("https://")
+        context = ssl.create_default_context(cafile=str(cert))
+        with httpx.Client(base_url=running.url, verify=context, timeout=10) as client:
+            response = client.post(
+                "/api/login", json={"name": "otto", "password": PASSWORDS["otto"]}
+            )
+            assert response.status_code == 200
+            assert "secure" in response.headers["set-cookie"].lower()
+            cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
+        ws_url = running.url.replace("https", "wss", 1) + "/ws"
+        headers = {"Cookie": cookie}
+        with connect(ws_url, ssl=context, origin=running.url, additional_headers=headers) as ws:  # type: ignore[arg-type]
+            assert json.loads(ws.recv(timeout=10))["type"] == "hello"
+        with pytest.raises(websockets.InvalidStatus):  # http:// origin on an https console
+            insecure = running.url.replace("https", "http", 1)
+            connect(ws_url, ssl=context, origin=insecure, additional_headers=headers)  # type: ignore[arg-type]
+    finally:
+        running.stop()
