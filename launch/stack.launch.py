@@ -76,9 +76,9 @@ def _merged(base: dict, overlay: dict) -> dict:
 
 
 ARGUMENTS = [
-    # (name, default, description); None = required
+    # (name, default, description)
     ("namespace", "", "ROS namespace of this robot's stack, e.g. robot1 (empty: none)."),
-    ("robot", "panda", "Robot profile: config/robots/<robot>.yaml, or a path to a profile."),
+    ("robot", "panda", "Robot profile config/robots/<robot>.yaml or a path (wins over params)."),
     (
         "params_file",
         PathJoinSubstitution([FindPackageShare(PACKAGE), "config", "stack.yaml"]),
