@@ -134,6 +134,7 @@ class ScriptedEndpoint:
 def _handler_class(endpoint: ScriptedEndpoint) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as real servers
+        disable_nagle_algorithm = True  # headers and body leave as separate writes
 
         def do_POST(self) -> None:
             started = time.perf_counter()

@@ -6,30 +6,15 @@ import pytest
 
 from embodied_stack.audit.registry import load_registry
 from embodied_stack.planning.offline import OfflineBackend
+from embodied_stack.planning.scene_objects import perceived_objects
 from embodied_stack.safety.redlines import load_redlines
-from embodied_stack.scene import ObjectKind, Scene, load_suite
+from embodied_stack.scene import Scene, load_suite
 from embodied_stack.schemas import PerceivedObject
 from tests.conftest import REDTEAM_PUBLIC, TASKS_PUBLIC
 
 
 def perceived(scene: Scene) -> list[PerceivedObject]:
-    """Every scene object as a PerceivedObject at its resting pose."""
-    objects = []
-    for obj in scene.objects:
-        position, yaw = scene.resting_pose(obj.id)
-        support = "floor" if obj.kind is ObjectKind.HUMAN else (obj.on or "table")
-        objects.append(
-            PerceivedObject(
-                id=obj.id,
-                kind=obj.kind,
-                color=obj.color,
-                position=position,
-                yaw=yaw,
-                size=obj.extent(),
-                support=support,
-            )
-        )
-    return objects
+    return perceived_objects(scene)
 
 
 @pytest.fixture(scope="session")
