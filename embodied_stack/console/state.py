@@ -42,7 +42,6 @@ from embodied_stack.schemas import (
 
 MAX_PLANS = 20
 MAX_VIOLATIONS = 100
-JOINT_PUSH_PERIOD_S = 0.02  # 50 Hz to browsers is plenty; the rest is coalesced
 JPEG_QUALITY = 80
 
 
@@ -87,7 +86,6 @@ class LiveState:
         self._profile = profile
         self._chain = Chain(profile)
         self._last_beat: float | None = None
-        self._last_joint_push = 0.0
         self._frame: npt.NDArray[np.uint8] | None = None
         self._jpeg: bytes | None = None
 
@@ -119,16 +117,14 @@ class LiveState:
             stamp=sample.stamp,
         )
         tcp = self._tcp(sample)
-        now = time.monotonic()
         with self._lock:
             self._snapshot.joints, self._snapshot.tcp = joints, tcp
-            due = now - self._last_joint_push >= JOINT_PUSH_PERIOD_S
-            if due:
-                self._last_joint_push = now
-        if due:
-            self._push(UpdateKind.JOINTS, joints.model_dump(mode="json"))
-            if tcp is not None:
-                self._push(UpdateKind.TCP, tcp.model_dump(mode="json"))
+        # Every sample goes out; a slow browser's outbox keeps only the newest (hub.Outbox).
+        if not self._listeners:
+            return
+        self._push(UpdateKind.JOINTS, joints.model_dump(mode="json"))
+        if tcp is not None:
+            self._push(UpdateKind.TCP, tcp.model_dump(mode="json"))
 
     def _tcp(self, sample: JointStateSample) -> TcpPose | None:
         by_name = sample.as_dict()

@@ -58,6 +58,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSession]:
     _every_plan_waits(registry)
     overrides: dict[str, dict[str, Any]] = {n: {"registry": str(registry)} for n in AVAILABLE}
     overrides["console_node"].update(port=0, incident_dir=str(workdir / "incidents"))
+    overrides["audit_node"]["incident_dir"] = str(workdir / "incidents")
     overrides["sim_node"].update(realtime=True)  # motion at the pace an operator sees
     config = SessionConfig(
         scene=load_scene(config_path("scenes/default.yaml")),
