@@ -7,9 +7,12 @@ directory, where the stack runs). `verify` exits 0 only when the whole chain is 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -63,15 +66,28 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _reader_may_leave() -> Iterator[None]:
+    """Stop printing quietly when the reader goes away (`... | head`), the standard way:
+    stdout goes to /dev/null so the interpreter's last flush cannot fail either."""
+    try:
+        yield
+        sys.stdout.flush()  # a closed pipe shows here, inside the guard
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
 def _verify(args: argparse.Namespace) -> int:
     report = verify(args.path or default_log_dir(), expect_head=args.head)
-    if args.json:
-        print(report.model_dump_json(indent=2))
-    else:
-        print(report.summary())
-        for gap in report.gaps:
-            print(f"  gap at seq {gap.seq} ({gap.file}): {gap.reason}")
-    return 0 if report.ok else 1
+    with _reader_may_leave():
+        if args.json:
+            print(report.model_dump_json(indent=2))
+        else:
+            print(report.summary())
+            for gap in report.gaps:
+                print(f"  gap at seq {gap.seq} ({gap.file}): {gap.reason}")
+    return 0 if report.ok else 1  # the verdict stands even if not all of it was read
 
 
 def _selected(record: AuditRecord, args: argparse.Namespace) -> bool:
@@ -105,9 +121,10 @@ def _show(args: argparse.Namespace) -> int:
         print(f"audit show: {path} does not exist", file=sys.stderr)
         return 1
     try:
-        for record in read_records(Path(path)):
-            if _selected(record, args):
-                print(record.model_dump_json() if args.json else format_record(record))
+        with _reader_may_leave():
+            for record in read_records(Path(path)):
+                if _selected(record, args):
+                    print(record.model_dump_json() if args.json else format_record(record))
     except ValidationError as exc:
         print(
             f"audit show: unreadable record ({exc.error_count()} problems): run audit verify",
