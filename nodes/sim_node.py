@@ -34,6 +34,7 @@ from trajectory_msgs.msg import JointTrajectory
 from embodied_stack.camera import CameraConfig, Intrinsics
 from embodied_stack.config import config_path
 from embodied_stack.errors import SchemaError
+from embodied_stack.motion_types import JointStateSample
 from embodied_stack.nodes import qos
 from embodied_stack.nodes.ros_conversions import (
     camera_info_to_ros,
@@ -46,8 +47,10 @@ from embodied_stack.nodes.ros_conversions import (
     trajectory_from_ros,
 )
 from embodied_stack.robot import load_robot
+from embodied_stack.safety.monitor import RuntimeMonitor
+from embodied_stack.safety.redlines import load_redlines
 from embodied_stack.scene import Scene, load_scene
-from embodied_stack.schemas import SimControl, SimControlOp
+from embodied_stack.schemas import ObjectsMessage, SimControl, SimControlOp, Trip
 from embodied_stack.sim.hold_guard import HoldGuard, RateSchedule
 from embodied_stack.sim.render_worker import RenderWorker, Snapshot, snapshot
 from embodied_stack.sim.world import SimWorld
@@ -83,6 +86,8 @@ PARAMETERS: list[tuple[str, Any, Any]] = [
     ("joint_state_hz", 100.0, _describe("joint_states per second of sim time", 1.0, 1000.0)),
     ("ground_truth_hz", 30.0, _describe("sim/ground_truth per second of sim time", 0.1, 240.0)),
     ("clock_hz", 100.0, _describe("clock messages per second of sim time", 1.0, 1000.0)),
+    ("redlines", "redlines.yaml", _describe("red lines, config/redlines.yaml (global)")),
+    ("check_red_lines", True, _describe("check the measured state against the red lines")),
     (
         "render_process",
         True,
@@ -122,6 +127,12 @@ class SimNode(Node):
         self._mirror_outdated = False  # the renderer's scene needs rebuilding
         if bool(p("render_process").value):
             self._renderer = RenderWorker(scene=self.world.scene, robot=self.world.robot)
+        self._monitor: RuntimeMonitor | None = None
+        if bool(p("check_red_lines").value):
+            redlines = load_redlines(str(p("redlines").value)).with_scene(self.world.scene)
+            self._monitor = RuntimeMonitor(
+                redlines=redlines, source=NAME, robot=str(p("robot").value)
+            )
         self._timeout_s = float(p("heartbeat_timeout_s").value)
         self._realtime = bool(p("realtime").value)
         self._schedule = RateSchedule(
@@ -157,6 +168,8 @@ class SimNode(Node):
             Header, "safety/heartbeat", self._on_heartbeat, qos.heartbeat(self._timeout_s)
         )
         self.create_subscription(String, "sim/control", self._on_control, qos.COMMAND)
+        self.create_subscription(String, "perception/objects", self._on_objects, qos.STATE)
+        self._trip_pub = self.create_publisher(String, "safety/trip", qos.COMMAND)
 
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sim_physics", daemon=True)
@@ -178,6 +191,30 @@ class SimNode(Node):
 
     def _on_estop(self, msg: Bool) -> None:
         self._guard.estop(bool(msg.data))
+        self._check_hold()
+
+    def _on_objects(self, msg: String) -> None:
+        """People (and what the gripper holds) as perception sees them, for the red lines."""
+        if self._monitor is None:
+            return
+        try:
+            objects = json_from_ros(ObjectsMessage, msg).objects
+        except SchemaError as exc:
+            self.get_logger().warning(f"ignoring perception/objects: {exc}")
+            return
+        held = next((o.id for o in objects if o.support == "held"), None)
+        self._monitor.update_scene(objects, holding=held)
+
+    def _check_red_lines(self, sample: JointStateSample) -> None:
+        """Actuator-side red lines on the measured state: a breach holds and trips the stop."""
+        if self._monitor is None or self.holding is not None:
+            return
+        violations = self._monitor.check(sample)
+        if not violations:
+            return
+        why = "; ".join(v.describe() for v in violations[:3])
+        self._guard.red_line(why)
+        self._trip_pub.publish(json_to_ros(Trip(who=NAME, why=f"red line: {why}")))
         self._check_hold()
 
     def _on_trajectory(self, msg: JointTrajectory) -> None:
@@ -295,8 +332,9 @@ class SimNode(Node):
         if stream == "clock":
             self._clock_pub.publish(Clock(clock=stamp))
         elif stream == "joints":
-            sample = self.world.joint_state()
-            self._joints_pub.publish(joint_state_to_ros(replace(sample, stamp=now)))
+            sample = replace(self.world.joint_state(), stamp=now)
+            self._joints_pub.publish(joint_state_to_ros(sample))
+            self._check_red_lines(sample)
         elif stream == "truth":
             truth = self.world.ground_truth().model_copy(update={"sim_time": now})
             self._truth_pub.publish(json_to_ros(truth))

@@ -21,15 +21,29 @@ class HoldGuard:
         self._clock = clock
         self._estop: bool | None = None  # None: never heard from the kill switch
         self._last_beat: float | None = None
+        self._breach: str | None = None  # a red line crossed on the measured state
+        self._breach_latched = False  # the kill switch has latched since the breach
 
     def estop(self, pressed: bool) -> None:
         self._estop = pressed
+        # A breach holds until the kill switch has latched and then been reset.
+        if pressed and self._breach is not None:
+            self._breach_latched = True
+        elif not pressed and self._breach_latched:
+            self._breach, self._breach_latched = None, False
+
+    def red_line(self, reason: str) -> None:
+        """The actuator side saw a red line crossed (or about to be): hold."""
+        if self._breach is None:
+            self._breach = reason
 
     def heartbeat(self) -> None:
         self._last_beat = self._clock()
 
     def reason(self) -> str | None:
         """Why the arm must hold now, or None when it may follow commands."""
+        if self._breach is not None:
+            return f"red line: {self._breach}"
         if self._estop is None:
             return "no e-stop state received yet"
         if self._estop:

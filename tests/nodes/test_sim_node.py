@@ -34,7 +34,7 @@ from embodied_stack.nodes.ros_conversions import (
 )
 from embodied_stack.nodes.sim_node import SimNode
 from embodied_stack.robot import load_robot
-from embodied_stack.schemas import GroundTruth, SimControl, SimControlOp
+from embodied_stack.schemas import GroundTruth, SimControl, SimControlOp, Trip
 
 pytestmark = pytest.mark.ros
 PROFILE = load_robot("panda")
@@ -271,3 +271,28 @@ def test_camera_streams_colour_depth_and_info(rig: tuple[SimNode, Probe]) -> Non
     assert depth.shape == (120, 160) and got["depth"].encoding == "32FC1"
     assert np.isfinite(depth).all() and 0.5 < float(np.median(depth)) < 4.0
     assert got["info"].width == 160
+
+
+def test_actuator_side_red_line_holds_and_trips_the_stop(rig: tuple[SimNode, Probe]) -> None:
+    """A command that swings the hand out of the workspace box is stopped by sim_node
+    itself (the actuator side), which asks the kill switch to latch."""
+    sim, probe = rig
+    trips: list[Trip] = []
+    probe.node.create_subscription(
+        String, "safety/trip", lambda m: trips.append(json_from_ros(Trip, m)), qos.COMMAND
+    )
+    arm_ready(sim, probe)
+    away = np.add(HOME, [1.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])  # TCP to x ~ 0.02 m < 0.20 m
+    probe.send(away, 2.0)
+    assert wait_until(lambda: (sim.holding or "").startswith("red line"))
+    assert wait_until(lambda: bool(trips))
+    assert trips[0].who == "sim_node" and "red line" in trips[0].why
+    held = probe.q()
+    probe.wait_sim(0.5)
+    assert np.abs(probe.q() - held).max() < 0.01
+    assert np.abs(probe.q() - away).max() > 0.3  # stopped well before the target
+    probe.pubs["estop"].publish(Bool(data=True))  # the kill switch latches ...
+    time.sleep(0.5)  # let the latched state arrive before the reset overwrites it
+    assert (sim.holding or "").startswith("red line")
+    probe.pubs["estop"].publish(Bool(data=False))  # ... and is reset
+    assert wait_until(lambda: sim.holding is None)
