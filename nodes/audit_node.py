@@ -21,6 +21,7 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,7 @@ MCAP_TOPICS = [
     "teleop/jog",
     "sim/ground_truth",
 ]
+PLAN_WAIT_S = 1.0  # a plan named by an event may arrive on planner/plan just after it
 RING_SLACK_S = 5.0  # the ring keeps this much more than the window: the worker may lag
 
 
@@ -331,7 +333,7 @@ class AuditNode(Node):
         """On the incident worker thread: write the bundle, then audit it."""
         now = time.time()
         since = min(event.stamp, now) - self.incident_window_s
-        plan = self.plans.plan_for(event.payload)
+        plan = self.plans.plan_for(event.payload, wait_s=PLAN_WAIT_S)
         violations = payload_violations(event.payload)
         if not violations and INCIDENT_KINDS[event.kind] == "denial":
             violations = plan_violations(plan)
@@ -343,7 +345,7 @@ class AuditNode(Node):
             robot_id=event.robot_id or self.robot_id,
             policy_version=str(event.payload.get("policy_version") or self.policy_version),
             plan=plan,
-            plan_id=event.payload.get("plan_id"),
+            plan_id=_plan_id(event.payload),
             violations=violations,
             state=self.state_history.records(since=since),
             audit=audit_slice(Path(self.log_dir), since=since),
@@ -356,23 +358,27 @@ class AuditNode(Node):
             "path": str(path),
             "for_seq": seq,
             "for_kind": event.kind.value,
-            "plan_id": plan.plan_id if plan else event.payload.get("plan_id"),
+            "plan_id": plan.plan_id if plan else _plan_id(event.payload),
         }
         self._enqueue_own(AuditEventKind.INCIDENT, payload)
 
-    def _snapshot(self, seconds: float) -> Any:
+    def _snapshot(self, seconds: float) -> Callable[[Path], None]:
         def write(path: Path) -> None:
             assert self.recorder is not None
             try:
                 self.recorder.snapshot(path, seconds=seconds)
-            except (OSError, ValueError) as exc:  # the bundle goes out without it
-                self.get_logger().error(f"incident MCAP {path} not written: {exc}")
+            except Exception as exc:  # whatever breaks the MCAP, the bundle goes out without it
+                self.get_logger().error(f"incident MCAP {path} not written: {exc!r}")
                 path.unlink(missing_ok=True)
 
         return write
 
     def _incident_error(self, text: str) -> None:
         self.get_logger().error(text, throttle_duration_sec=1.0)
+
+
+def _plan_id(payload: dict[str, Any]) -> str | None:
+    return str(payload["plan_id"]) if payload.get("plan_id") else None
 
 
 def main(args: list[str] | None = None) -> None:

@@ -243,26 +243,32 @@ class PlanBook:
     def __init__(self, max_plans: int = 64) -> None:
         self.max_plans = max_plans
         self._plans: collections.OrderedDict[str, Plan] = collections.OrderedDict()
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
 
     def remember(self, plan: Plan) -> None:
-        with self._lock:
+        with self._changed:
             self._plans.pop(plan.plan_id, None)
             self._plans[plan.plan_id] = plan
             while len(self._plans) > self.max_plans:
                 self._plans.popitem(last=False)
+            self._changed.notify_all()
 
-    def plan_for(self, payload: Mapping[str, Any]) -> Plan | None:
-        """The plan a payload names (or carries); with no plan named, the latest plan."""
+    def plan_for(self, payload: Mapping[str, Any], *, wait_s: float = 0.0) -> Plan | None:
+        """The plan a payload names (or carries); with no plan named, the latest plan.
+
+        A named plan not seen yet is waited for up to `wait_s` (the planner publishes it
+        and audits it at the same moment, on two topics)."""
         if isinstance(payload.get("plan"), dict):
             try:
                 return Plan.model_validate(payload["plan"])
             except ValidationError:
                 pass
-        with self._lock:
-            if payload.get("plan_id"):
-                return self._plans.get(str(payload["plan_id"]))
-            return next(reversed(self._plans.values()), None)
+        with self._changed:
+            if not payload.get("plan_id"):
+                return next(reversed(self._plans.values()), None)
+            plan_id = str(payload["plan_id"])
+            self._changed.wait_for(lambda: plan_id in self._plans, timeout=wait_s)
+            return self._plans.get(plan_id)
 
 
 class IncidentWorker:

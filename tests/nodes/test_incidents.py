@@ -109,6 +109,9 @@ def test_reasons_violations_and_plans_come_from_the_payload() -> None:
     assert book.plan_for({}) == plans[2]  # none named: the latest
     assert book.plan_for({"plan_id": plans[1].plan_id}) == plans[1]
     assert book.plan_for({"plan_id": plans[0].plan_id}) is None  # forgotten, not guessed
+    late = Plan(provenance=Provenance(planner=PlannerKind.OFFLINE, model="grammar"))
+    threading.Timer(0.05, book.remember, (late,)).start()
+    assert book.plan_for({"plan_id": late.plan_id}, wait_s=30.0) == late  # arrives after
 
 
 def test_a_failing_bundle_is_reported_and_the_worker_goes_on() -> None:
