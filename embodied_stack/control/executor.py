@@ -27,7 +27,12 @@ from embodied_stack.control.segments import (
 )
 from embodied_stack.control.skills import SkillError, expand_step, step_label, validate_plan
 from embodied_stack.control.trajectory import knots_of
-from embodied_stack.control.world import WorldModel, arm_positions, gripper_opening
+from embodied_stack.control.world import (
+    WorldModel,
+    arm_positions,
+    gripper_effort,
+    gripper_opening,
+)
 from embodied_stack.motion_types import JointStateSample, JointTrajectoryCommand
 from embodied_stack.schemas import (
     MotionState,
@@ -80,6 +85,8 @@ class Tolerances:
     gripper_max_s: float = 2.0
     gripper_still: float = 2e-4  # m per 0.1 s: the fingers have stopped
     closed: float = 0.003  # m: at or below this the fingers closed on nothing
+    grip_effort: float = 1.0  # N, mean finger effort: above it they squeeze something
+    grip_short: float = 0.0015  # m short of the close target (without efforts): blocked
 
 
 class PlanExecutor:
@@ -110,6 +117,7 @@ class PlanExecutor:
         self._path: Array | None = None  # dense joint positions of the active trajectory
         self._finger_log: list[tuple[float, float]] = []
         self._measured_opening: float | None = None
+        self._measured_effort: float | None = None
         self._moved = False  # a trajectory or gripper command went out
         self.violations: list[Violation] = []  # what the gate refused, for the audit log
         _, error = validate_plan(plan.steps, world, ctx)
@@ -135,6 +143,7 @@ class PlanExecutor:
         except KeyError as exc:
             return self._fail(f"{exc.args[0]}")
         self._measured_opening = gripper_opening(joints, self.ctx.profile)
+        self._measured_effort = gripper_effort(joints, self.ctx.profile)
         if self._measured_opening is not None:
             self._finger_log = [*self._finger_log[-50:], (now, self._measured_opening)]
         self.world = _merge_objects(self.world, objects)
@@ -285,17 +294,22 @@ class PlanExecutor:
         return bool(earlier) and abs(earlier[-1] - self._measured_opening) < self.tol.gripper_still
 
     def _check(self, segment: CheckSegment) -> bool:
+        """Holding: the fingers stopped on something, neither closed nor wide open."""
         opening = self._measured_opening
         if opening is None:
             self._fail(f"{self._label()}: cannot verify the grasp: no finger joints measured")
             return False
         max_opening = self.ctx.profile.gripper.max_opening
-        low = max(self.tol.closed, 0.4 * segment.expected_width)
-        if low < opening < max_opening - self.tol.closed:
+        if self._measured_effort is not None:
+            blocked = self._measured_effort > self.tol.grip_effort
+        else:
+            blocked = opening > segment.close_target + self.tol.grip_short
+        if blocked and self.tol.closed < opening < max_opening - self.tol.closed:
             return True
+        effort = "" if self._measured_effort is None else f", effort {self._measured_effort:.1f} N"
         self._fail(
-            f"{self._label()}: grasp of {segment.object_id} failed: the fingers are at "
-            f"{opening * 1000:.1f} mm (expected about {segment.expected_width * 1000:.0f} mm)"
+            f"{self._label()}: {segment.label} failed: the fingers are at {opening * 1000:.1f} mm"
+            f"{effort} (expected to stop on about {segment.expected_width * 1000:.0f} mm)"
         )
         return False
 

@@ -15,6 +15,9 @@ SPOT_MARGIN = 0.004  # m, kept free around a placed object
 FINGER_CLEARANCE = 0.025  # m, opening beyond the object when approaching it
 GRIP_DEPTH = 0.02  # m, how far below the top the fingers hold
 FINGERTIP_LIFT = 0.015  # m, TCP kept this far above the object's bottom
+# Close to this much inside the object's width: a firm grip without crushing it (a
+# full-force close on a small cube makes it spin out of the fingers in the simulator).
+GRIP_SQUEEZE = 0.007  # m
 
 
 def wrap(angle: float) -> float:
@@ -51,6 +54,11 @@ def grasp_height(obj: PerceivedObject) -> float:
         return obj.position[2]
     z = max(obj.top_z - GRIP_DEPTH, obj.bottom_z + FINGERTIP_LIFT)
     return min(z, obj.top_z - 0.005)
+
+
+def close_target(obj: PerceivedObject) -> float:
+    """Opening commanded to grasp `obj`."""
+    return max(0.0, grip_width(obj) - GRIP_SQUEEZE)
 
 
 def approach_opening(obj: PerceivedObject, max_opening: float) -> float:

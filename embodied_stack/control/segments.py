@@ -41,6 +41,7 @@ class CheckSegment:
     kind: CheckKind
     object_id: str
     expected_width: float  # m, what the fingers should close on
+    close_target: float  # m, the opening commanded: reaching it means nothing was in between
 
 
 Segment = TrajectorySegment | GripperSegment | WaitSegment | CheckSegment

@@ -103,14 +103,12 @@ def _pick_at_yaw(
     motion.transit(x, y, carry, yaw)
     motion.line(x, y, max(grasp_z + ctx.config.approach_height, grasp_z), yaw, "over the object")
     motion.line(x, y, grasp_z, yaw, "descend to grasp", slow=True)
-    motion.gripper(0.0, f"close on {obj.id}")
+    motion.gripper(grasp.close_target(obj), f"close on {obj.id}")
     held_offset = grasp_z - obj.bottom_z
     lifted_world = replace(world, held=obj.id, held_offset=held_offset)
     lift = ctx.config.carry_z(lifted_world.obstacles(), held_offset)
     motion.line(x, y, lift, yaw, f"lift {obj.id}")
-    motion.segments.append(
-        CheckSegment(f"check {obj.id} is held", CheckKind.HOLDING, obj.id, grip_width(obj))
-    )
+    motion.segments.append(_holding_check(obj, f"check {obj.id} is held"))
     held = obj.model_copy(
         update={"position": (x, y, lift - held_offset + obj.size[2] / 2), "support": "held"}
     )
@@ -199,6 +197,7 @@ def _put_down_at_yaw(
     release_z = surface_z + world.held_offset + ctx.config.release_gap
     carry = ctx.config.carry_z(world.obstacles(), world.held_offset)
     motion.transit(x, y, carry, yaw)
+    motion.segments.append(_holding_check(held, f"check {held.id} is still held"))
     motion.line(x, y, release_z + ctx.config.approach_height, yaw, "over the spot")
     motion.line(x, y, release_z, yaw, "lower to release", slow=True)
     motion.gripper(grasp.approach_opening(held, ctx.profile.gripper.max_opening), "release")
@@ -335,6 +334,10 @@ def _objects_on(obj: PerceivedObject, world: WorldModel) -> list[PerceivedObject
         ):
             found.append(other)
     return found
+
+
+def _holding_check(obj: PerceivedObject, label: str) -> CheckSegment:
+    return CheckSegment(label, CheckKind.HOLDING, obj.id, grip_width(obj), grasp.close_target(obj))
 
 
 def _objects_under(x: float, y: float, world: WorldModel) -> list[PerceivedObject]:

@@ -55,6 +55,18 @@ def gripper_opening(sample: JointStateSample, profile: RobotProfile) -> float | 
     return float(sum(by_name[n] for n in fingers))
 
 
+def gripper_effort(sample: JointStateSample, profile: RobotProfile) -> float | None:
+    """Mean absolute effort of the finger joints (N): large while they squeeze
+    something, near zero once they stopped in free air. None when not measured."""
+    fingers = profile.gripper.joints
+    if not fingers or len(sample.efforts) != len(sample.names):
+        return None
+    by_name = dict(zip(sample.names, sample.efforts, strict=True))
+    if any(n not in by_name for n in fingers):
+        return None
+    return sum(abs(by_name[n]) for n in fingers) / len(fingers)
+
+
 def support_surface_z(obj: PerceivedObject) -> float:
     """Height at which something placed into or onto `obj` rests."""
     if obj.kind is ObjectKind.TRAY:
