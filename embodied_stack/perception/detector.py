@@ -16,19 +16,14 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from embodied_stack.camera import Intrinsics, deproject, project
-from embodied_stack.perception.colors import (
-    ACHROMATIC_CLASS,
-    CHROMATIC,
-    AchromaticThresholds,
-    pixel_classes,
-)
+from embodied_stack.perception.colors import CLASS_COUNT, class_color, pixel_classes
 from embodied_stack.perception.detection import Detection
 from embodied_stack.perception.footprint import FloatArray
 from embodied_stack.perception.inputs import check_frame
 from embodied_stack.perception.people import person_from_points
 from embodied_stack.perception.shapes import Blob, Measured, ShapeParams, measure
 from embodied_stack.perception.supports import resolve
-from embodied_stack.scene import Color, ObjectKind
+from embodied_stack.scene import ObjectKind
 from embodied_stack.schemas import PerceivedObject
 
 BoolArray = npt.NDArray[np.bool_]
@@ -49,13 +44,11 @@ class DetectorConfig(BaseModel):
     tall_z: float = Field(default=0.2, gt=0)  # higher: the arm or a person, not an object
     base_xy: tuple[float, float] = (0.0, 0.0)  # robot base in the world
     base_radius: float = Field(default=0.2, ge=0)  # the arm's own base and shoulder
-    arm_reach_radius: float = Field(default=0.3, ge=0)  # tall blobs reaching here: the arm
-    person_margin: float = Field(default=0.05, ge=0)  # around a person: not objects
+    arm_reach_radius: float = Field(default=0.15, ge=0)  # tall blobs reaching here: the arm
+    person_margin: float = Field(default=0.02, ge=0)  # around a person: not objects
     depth_jump: float = Field(default=0.02, gt=0)  # neighbours further apart: separate
     min_pixels: int = Field(default=12, ge=1)
     min_person_pixels: int = Field(default=200, ge=1)
-    black_below: float = 0.5  # top-face value relative to the table's
-    white_above: float = 1.5
     shape: ShapeParams = ShapeParams()
 
 
@@ -71,7 +64,6 @@ class Detector:
         self.intr = intrinsics
         self.pose = np.asarray(world_from_optical, dtype=np.float64)
         self.config = config or DetectorConfig()
-        self.achromatic = AchromaticThresholds(self.config.black_below, self.config.white_above)
         h, w = intrinsics.height, intrinsics.width
         v, u = np.mgrid[0:h, 0:w].astype(np.float64)
         rays = np.stack(
@@ -173,8 +165,8 @@ class Detector:
             members = tall_index[tall_labels == label]
             if len(members) < cfg.min_person_pixels:
                 continue
-            if base_dist[members].min() < cfg.arm_reach_radius:
-                continue  # the arm, reaching up from its base
+            if not np.any(arm) and base_dist[members].min() < cfg.arm_reach_radius:
+                continue  # no joint state: a tall blob reaching the robot base is the arm
             person = person_from_points(points[members], self._camera_xy, _box(rows, cols, members))
             people.append(person)
             set_aside |= _near_person(points, person, cfg.person_margin)
@@ -207,7 +199,7 @@ class Detector:
         if not np.any(keep):
             return []
         rows, cols, points = rows[keep], cols[keep], points[keep]
-        classes, values = pixel_classes(rgb[rows, cols])
+        classes, values = pixel_classes(rgb[rows, cols], table_value)
         v0, v1, u0, u1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
         label_image = np.full((v1 - v0, u1 - u0), 255, dtype=np.uint8)
         label_image[rows - v0, cols - u0] = classes
@@ -215,7 +207,7 @@ class Detector:
         label_image[cut] = 255
         pitch_scale = 1.0 / self.intr.fy
         blobs: list[Blob] = []
-        for cls in range(len(CHROMATIC) + 1):
+        for cls in range(CLASS_COUNT):
             mask = (label_image == cls).astype(np.uint8)
             if np.count_nonzero(mask) < self.config.min_pixels:
                 continue
@@ -231,16 +223,13 @@ class Detector:
                 if len(members) < self.config.min_pixels:
                     continue
                 pts = points[members]
-                color = self._color_of(cls, values[members], table_value)
+                color = class_color(cls)
                 pitch = float(np.median(depth[rows[members], cols[members]])) * pitch_scale
                 uv = np.stack([cols[members], rows[members]], axis=1).astype(np.int32)
-                blobs.append(Blob(pts, values[members], uv, color, pitch, self._camera_xy))
+                blob = Blob(pts, values[members], uv, color, pitch, self._camera_xy)
+                blob.table_value = table_value
+                blobs.append(blob)
         return blobs
-
-    def _color_of(self, cls: int, values: npt.NDArray[np.uint8], table_value: float) -> Color:
-        if cls != ACHROMATIC_CLASS:
-            return CHROMATIC[cls]
-        return self.achromatic.classify(float(np.percentile(values, 90)), table_value)
 
 
 def _occluder_image(

@@ -64,9 +64,11 @@ def match_scene(scene: Scene, truth: GroundTruth, detections: list[Detection]) -
         used.add(best[1])
         det = detections[best[1]]
         period = yaw_period(obj)
-        yaw_err = (
-            None if period is None else _angle_err(det.yaw, quat_yaw(state.orientation), period)
-        )
+        true_yaw = quat_yaw(state.orientation)
+        ex, ey, _ez = obj.extent()
+        if ey > ex:  # detections give the yaw of their longer side
+            true_yaw += math.pi / 2
+        yaw_err = None if period is None else _angle_err(det.yaw, true_yaw, period)
         matches.append(Match(obj.id, det, math.dist(det.position, state.position), yaw_err))
     return matches
 

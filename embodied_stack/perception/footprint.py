@@ -72,6 +72,23 @@ def hull_fill(xy: FloatArray, rect: Rect) -> float:
     return area / max(rect.length * rect.width, 1e-9)
 
 
+def radial_spread(xy: FloatArray, cx: float, cy: float, bins: int = 24) -> float:
+    """How much the outline's distance from the centre varies with direction (std/mean).
+
+    ~0 for a disc; ~0.1 for a square (corners stick out), whatever part is seen.
+    NaN when too few directions are seen to tell.
+    """
+    d = xy - np.array([cx, cy])
+    radius = np.hypot(d[:, 0], d[:, 1])
+    sector = ((np.arctan2(d[:, 1], d[:, 0]) + math.pi) / (2 * math.pi) * bins).astype(int)
+    outline = np.full(bins, -1.0)
+    np.maximum.at(outline, np.clip(sector, 0, bins - 1), radius)
+    seen = outline[outline > 0]
+    if len(seen) < bins // 4:
+        return math.nan
+    return float(np.std(seen) / max(float(np.mean(seen)), 1e-9))
+
+
 def anchored_centre(
     lo: float, hi: float, nominal: float, camera_side: float, tolerance: float
 ) -> float:

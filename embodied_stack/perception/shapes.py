@@ -16,12 +16,14 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
+from embodied_stack.perception.colors import light_color
 from embodied_stack.perception.footprint import (
     FloatArray,
     Rect,
     anchored_centre,
     hull_fill,
     min_area_rect,
+    radial_spread,
     sphere_fit,
     wrap_quarter_turn,
 )
@@ -47,9 +49,12 @@ class ShapeParams(BaseModel):
     cylinder_min_top_share: float = 0.3  # share of points on a flat top
     min_points: int = 12
     fit_max_rms: float = 0.002  # sphere or circle fits closer than this: round
+    square_min_spread: float = 0.085  # outline radius std/mean: squares >0.1, discs <0.07
     square_face_min_ratio: float = 0.7  # a cube's top face seen whole is about square
     row_height_tolerance: float = 0.3  # of the width: a row of cubes is as tall as wide
     stack_min_ratio: float = 1.6  # a cube this many times taller than its top face: a stack
+    stack_max_cubes: int = 5
+    stack_min_edge: float = 0.015  # m, smallest cube believed in a same-coloured stack
     square_tolerance: float = 0.01  # footprint sides closer than this: a square
 
 
@@ -64,6 +69,10 @@ class Blob:
     pitch: float  # m between neighbouring pixels on the surface
     camera_xy: tuple[float, float] = (0.0, 0.0)
     occluded: bool = False  # touches the arm, a person or the image border
+    table_value: float = 0.0  # white/gray blobs (color None): the brightness reference
+
+    def resolved_color(self) -> Color:
+        return self.color if self.color is not None else light_color(self.values, self.table_value)
 
     def subset(self, keep: npt.NDArray[np.bool_]) -> Blob:
         return Blob(
@@ -74,6 +83,7 @@ class Blob:
             self.pitch,
             self.camera_xy,
             self.occluded,
+            self.table_value,
         )
 
 
@@ -143,7 +153,7 @@ def _measured(kind: ObjectKind, blob: Blob, rect: Rect, top: float, low: float) 
     confidence = min(1.0, 0.5 + len(blob.points) / 200.0) * (0.5 if blob.occluded else 1.0)
     return Measured(
         kind,
-        blob.color,
+        blob.resolved_color(),
         rect,
         top,
         low,
@@ -191,13 +201,16 @@ def _compact(blob: Blob, rect: Rect, top: float, low: float, p: ShapeParams) -> 
     unpadded = Rect(rect.cx, rect.cy, rect.length - blob.pitch, rect.width - blob.pitch, rect.yaw)
     if hull_fill(xy, unpadded) >= p.cube_min_fill:
         return _cube(blob, rect, top, low, on_top, p)
+    centre, radius, rms = sphere_fit(blob.points)
+    ball = rms < p.fit_max_rms and 0.3 * rect.length < radius < 0.7 * rect.length
+    if not ball and radial_spread(xy, rect.cx, rect.cy) > p.square_min_spread:
+        return _cube(blob, rect, top, low, on_top, p)  # corners stick out: a partly seen cube
     if float(np.count_nonzero(on_top)) / len(xy) >= p.cylinder_min_top_share:
         cx, cy = xy[on_top].mean(axis=0)
         return _round(
             ObjectKind.CYLINDER, blob, rect, top, low, (cx, cy, (rect.length + rect.width) / 4)
         )
-    centre, radius, rms = sphere_fit(blob.points)
-    if rms < p.fit_max_rms and 0.3 * rect.length < radius < 0.7 * rect.length:
+    if ball:
         m = _round(
             ObjectKind.BALL, blob, rect, top, float(centre[2]) - radius, (*centre[:2], radius)
         )
@@ -229,13 +242,16 @@ def _cube(
 ) -> Measured:
     """Centre and yaw from the top face; with the top hidden, from the side walls."""
     m = _measured(ObjectKind.CUBE, blob, rect, top, low)
+    face_rect = None
     if np.count_nonzero(on_top) >= p.min_points:
         face = blob.points[on_top, :2]
         face_rect = min_area_rect(face, pad=blob.pitch)
-        if face_rect.width > p.square_face_min_ratio * face_rect.length:
-            cx, cy = face.mean(axis=0)
-            m.rect = Rect(float(cx), float(cy), face_rect.length, face_rect.length, face_rect.yaw)
-            m.face_edge = (face_rect.length + face_rect.width) / 2
+    if face_rect is not None and face_rect.width > p.square_face_min_ratio * face_rect.length:
+        cx, cy = face.mean(axis=0)
+        if hull_fill(face, face_rect) < p.cube_min_fill:  # part of the face hidden
+            cx, cy = face_rect.cx, face_rect.cy
+        m.rect = Rect(float(cx), float(cy), face_rect.length, face_rect.length, face_rect.yaw)
+        m.face_edge = (face_rect.length + face_rect.width) / 2
     else:
         m.rect = _walls_square(blob.points[:, :2], rect, blob.camera_xy)
     m.rect = Rect(m.rect.cx, m.rect.cy, m.rect.length, m.rect.width, wrap_quarter_turn(m.rect.yaw))

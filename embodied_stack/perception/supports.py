@@ -19,14 +19,15 @@ def find_support(i: int, found: list[Measured], p: ShapeParams) -> Support:
     for j, c in enumerate(found):
         if j == i or c.kind not in CONTAINERS or c.inner_floor is None:
             continue
-        if c.rect.contains(m.rect.cx, m.rect.cy) and m.top > c.inner_floor + p.top_band:
+        resting_in = m.top > c.inner_floor + p.top_band and m.low < c.top + p.table_snap
+        if resting_in and c.rect.contains(m.rect.cx, m.rect.cy):
             return c.inner_floor, "object", j, True
     if m.low < p.table_snap:
         return 0.0, "table", None, False
     below = [
         j
         for j, c in enumerate(found)
-        if j != i and c.top < m.low + p.table_snap and c.rect.contains(m.rect.cx, m.rect.cy)
+        if j != i and abs(c.top - m.low) < p.table_snap and c.rect.contains(m.rect.cx, m.rect.cy)
     ]
     if not below:
         return m.low, "unknown", None, False
@@ -79,7 +80,9 @@ def _split_stack(detections: list[Detection], i: int, face_edge: float, p: Shape
     """A same-coloured stack of cubes is one blob n edges tall: report n cubes."""
     d = detections[i]
     n = round(d.size[2] / face_edge)
-    if d.size[2] < p.stack_min_ratio * face_edge or n < 2:
+    if d.support == "unknown" or d.size[2] < p.stack_min_ratio * face_edge:
+        return
+    if not 2 <= n <= p.stack_max_cubes or face_edge < p.stack_min_edge:
         return
     edge, (x, y, _z), bottom = d.size[2] / n, d.position, d.bottom_z
     detections[i] = d.model_copy(

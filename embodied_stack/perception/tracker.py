@@ -130,11 +130,13 @@ class ObjectTracker:
         if stamp < self._last_stamp - STAMP_JUMP_BACK_S:
             self.reset()  # the clock restarted: a new scene
         self._last_stamp = stamp
-        detections = [d for d in detections if not self._hidden_view(d)]
-        ids = self._associate(detections)
-        for det, track_id in zip(detections, ids, strict=True):
-            self._observe(track_id, det, ids, stamp)
-        self._age(stamp, set(ids), seen_empty)
+        glimpsed = [self._glimpse_of(d) for d in detections]
+        clear = [i for i, owner in enumerate(glimpsed) if owner is None]
+        clear_ids = iter(self._associate([detections[i] for i in clear]))
+        ids = [owner if owner is not None else next(clear_ids) for owner in glimpsed]
+        for i in clear:
+            self._observe(ids[i], detections[i], ids, stamp)
+        self._age(stamp, {ids[i] for i in clear}, seen_empty)
         return self.objects()
 
     def reset(self) -> None:
@@ -143,20 +145,23 @@ class ObjectTracker:
         self._minted.clear()
         self._last_stamp = -math.inf
 
-    def _hidden_view(self, det: Detection) -> bool:
+    def _glimpse_of(self, det: Detection) -> str | None:
+        """The known object a partial view belongs to (the held one, or one of its
+        colour nearby when the view is occluded); None for a clear view."""
         held = self.held_id()
-        in_gripper = held is not None and (
+        if held is not None and (
             _distance(self._tracks[held].obj.position, det.position) < self.config.grasp_radius
-        )
-        if in_gripper:
-            return True
+        ):
+            return held
         if not det.occluded:
-            return False
-        return any(
-            track.obj.color == det.color
-            and _distance(track.obj.position, det.position) <= self.config.match_distance
-            for track in self._tracks.values()
-        )
+            return None
+        near = [
+            (_distance(track.obj.position, det.position), track_id)
+            for track_id, track in self._tracks.items()
+            if track.obj.color == det.color
+        ]
+        best = min(near, default=None)
+        return best[1] if best is not None and best[0] <= self.config.match_distance else None
 
     def objects(self) -> list[PerceivedObject]:
         return [self._tracks[k].obj for k in sorted(self._tracks)]
