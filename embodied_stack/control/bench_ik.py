@@ -33,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--samples", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--robot", default="panda")
-    parser.add_argument("--restarts", type=int, default=10, help="random restarts after the seed")
+    parser.add_argument("--restarts", type=int, default=25, help="random restarts after the seed")
     return parser
 
 

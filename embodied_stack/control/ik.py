@@ -39,6 +39,7 @@ class IkOptions:
     pos_tol: float = POS_TOL
     rot_tol: float = ROT_TOL
     max_step: float = 0.7  # rad, per joint per iteration
+    patience: int = 12  # iterations without a 10 % gain before giving up on a start
     limit_gain: float = 0.3
     seed_rng: int = 0
 
@@ -104,6 +105,7 @@ class IkSolver:
         rows = 3 if position_only else 6
         eye = np.eye(rows)
         pos_err = rot_err = math.inf
+        best, best_at = math.inf, 0
         for iteration in range(opts.max_iterations):
             jac, tcp = chain.jacobian(q)
             err = _pose_error(tcp, target, position_only)
@@ -111,13 +113,18 @@ class IkSolver:
             rot_err = 0.0 if position_only else math.sqrt(float(err[3:] @ err[3:]))
             if pos_err <= opts.pos_tol and rot_err <= opts.rot_tol:
                 return IkResult(True, q, pos_err, rot_err, iteration)
+            total = pos_err + 0.1 * rot_err
+            if total < 0.9 * best:
+                best, best_at = total, iteration
+            elif iteration - best_at > opts.patience:
+                break  # stuck in a local minimum (often pinned at a limit): restart instead
             step = self._step(jac[:rows], err, q, pos_err, eye)
             largest = float(np.max(np.abs(step)))
             if largest > opts.max_step:
                 step *= opts.max_step / largest
             q = np.clip(q + step, chain.lower, chain.upper)
         reason = (
-            f"no solution within tolerance after {opts.max_iterations} iterations: "
+            "no solution within tolerance: "
             f"position error {pos_err * 1000:.2f} mm, "
             f"rotation error {math.degrees(rot_err):.2f} deg"
         )
