@@ -21,10 +21,16 @@ def _radius(obj: PerceivedObject) -> float:
 
 
 def free_spot(
-    objects: Sequence[PerceivedObject], obj: PerceivedObject, *, exclude: Collection[str] = ()
+    objects: Sequence[PerceivedObject],
+    obj: PerceivedObject,
+    *,
+    exclude: Collection[str] = (),
+    near: tuple[float, float] | None = None,
 ) -> tuple[float, float]:
-    """The clear table spot nearest to `obj`, away from every other object and person."""
+    """The clear table spot nearest to `near` (default: where `obj` is), away from every
+    other object and person, for setting `obj` down."""
     others = [o for o in objects if o.id not in exclude and o.id != obj.id and o.support != "held"]
+    anchor = near if near is not None else (obj.position[0], obj.position[1])
     need = _radius(obj) + CLEARANCE_M
     best: tuple[float, float, float] | None = None
     nx = round((SPOT_X[1] - SPOT_X[0]) / GRID_M)
@@ -34,13 +40,20 @@ def free_spot(
         for j in range(ny + 1):
             y = SPOT_Y[0] + j * GRID_M
             if all(_clear(x, y, o, need) for o in others):
-                d = math.hypot(x - obj.position[0], y - obj.position[1])
+                d = math.hypot(x - anchor[0], y - anchor[1])
                 if best is None or d < best[0]:
                     best = (d, x, y)
     if best is None:
         raise Refusal("no_free_space", f"no clear spot on the table to set {obj.id} down")
-    # keep a little distance from where it was taken from (it may sit on another object)
     return best[1], best[2]
+
+
+def beside(target: PerceivedObject, obj: PerceivedObject, side: str) -> tuple[float, float]:
+    """Where `obj` goes to be left/right of, or next to, `target` (robot's view: +y left)."""
+    gap = _radius(target) + _radius(obj) + CLEARANCE_M / 2
+    dy = {"left_of": gap, "right_of": -gap}.get(side, 0.0)
+    dx = 0.0 if dy else -gap  # "next to": on the robot's side of it
+    return target.position[0] + dx, target.position[1] + dy
 
 
 def _clear(x: float, y: float, other: PerceivedObject, need: float) -> bool:

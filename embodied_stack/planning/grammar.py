@@ -17,13 +17,15 @@ from embodied_stack.planning.vocab import COLOR_BY_NAME, W
 from embodied_stack.scene import ObjectKind
 
 NP_WORDS = frozenset({W.COLOR, W.KIND, W.POS, W.QUANT, W.PRON, W.PERSON, W.ID, W.MATCH})
-DEST_PREPS = frozenset({"in", "on", "to", "at", "near"})
+DEST_PREPS = frozenset({"in", "on", "to", "at", "near", "into", "onto"})
+# a put-like verb may also put a thing beside another ("to the left of the tray")
+BESIDE_PREPS = DEST_PREPS | {"left_of", "right_of", "nearest_to"}
 # "<position word> of/to/from X" relates the noun before it to X
 RELATIVE_PREPS = frozenset({"of", "to", "from"})
 RELATIVE = {"left": "left_of", "right": "right_of", "nearest": "nearest_to"}
 RELATIVE |= {"farthest": "farthest_from", "top": "on"}
 # after a "pick"-like verb, only "to" makes a destination ("take it to the tray")
-PICK_DEST_PREPS = frozenset({"to"})
+PICK_DEST_PREPS = frozenset({"to", "into", "onto"})
 
 
 @dataclass
@@ -36,7 +38,8 @@ class Phrase:
 
     @property
     def rel(self) -> str | None:
-        return self.post or self.prep
+        rel = self.post or self.prep
+        return {"into": "in", "onto": "on"}.get(rel, rel) if rel else None
 
 
 @dataclass
@@ -52,6 +55,7 @@ class Clause:
     flags: set[W] = field(default_factory=set)
     speed: str | None = None
     by_color: bool = False
+    direction: str | None = None  # a position word used as a direction of motion
     home: bool = False
     arrow: bool = False
     unknown: list[str] = field(default_factory=list)
@@ -142,31 +146,18 @@ def _phrases(tokens: list[Token], clause: Clause) -> list[Phrase]:
 
 
 def _read(tokens: list[Token], i: int, phrases: list[Phrase], clause: Clause) -> int:
-    tok, current = tokens[i], phrases[-1]
-    nxt = tokens[i + 1] if i + 1 < len(tokens) else None
-    if tok.cls in (W.NUM,):
+    """Read the token at i into the phrases or the clause; the index of the next token."""
+    tok = tokens[i]
+    if tok.cls is W.NUM:
         return _read_number(tokens, i, clause)
-    if tok.cls is W.PREP and nxt is not None and nxt.cls is W.POS and _ends_noun(tokens, i + 1):
-        return i + 1  # "on the left", "in the middle": the position word joins the noun
-    if tok.cls is W.PREP and tok.value == "by" and nxt is not None and nxt.cls is W.ATTR:
-        clause.by_color = True
-        return i + 2
-    prev = tokens[i - 1] if i else None
-    relative = prev is not None and prev.cls is W.POS and tok.value in RELATIVE_PREPS
-    if tok.cls is W.PREP and relative and current.ref.positions and current.ref.has_content():
-        side = current.ref.positions.pop()  # "left of the tray", "closest to the tray"
-        phrases.append(Phrase(prep=RELATIVE.get(side, "near")))
-    elif tok.cls in (W.PREP, W.ARROW):
-        clause.arrow = clause.arrow or tok.cls is W.ARROW
-        phrases.append(Phrase(prep="to" if tok.cls is W.ARROW else tok.value))
-    elif tok.cls is W.POST:
-        current.post = tok.value
-        if nxt is not None and nxt.cls is W.DE:  # 托盘里的方块: a modifier of the next noun
-            phrases.append(Phrase(ref=Reference(relation=Relation(tok.value, current.ref))))
-            phrases.remove(current)
-            return i + 2
-        phrases.append(Phrase())
-    elif tok.cls is W.BA:
+    if tok.cls in (W.PREP, W.ARROW):
+        return _read_prep(tokens, i, phrases, clause)
+    if tok.cls is W.POST:
+        return _read_post(tokens, i, phrases)
+    if tok.cls is W.DE:
+        return _read_de(tokens, i, phrases)
+    current = phrases[-1]
+    if tok.cls is W.BA:
         phrases.append(Phrase(ba=True))
     elif tok.cls is W.AND:
         if current.ref.kinds is not None or current.ref.ids or current.ref.pronoun:
@@ -176,6 +167,8 @@ def _read(tokens: list[Token], i: int, phrases: list[Phrase], clause: Clause) ->
             clause.verb = tok.value
         if current.ref.has_content() or current.prep:
             phrases.append(Phrase())
+    elif tok.cls is W.POS and _is_direction(tokens, i):
+        clause.direction = tok.value  # "向左移动10厘米", "move it left by 10 cm"
     elif tok.cls in NP_WORDS:
         if _new_noun(current.ref, tok):  # "hand me the cube": two nouns side by side
             phrases.append(Phrase())
@@ -183,6 +176,54 @@ def _read(tokens: list[Token], i: int, phrases: list[Phrase], clause: Clause) ->
     else:
         _note(clause, tok)
     return i + 1
+
+
+def _read_prep(tokens: list[Token], i: int, phrases: list[Phrase], clause: Clause) -> int:
+    tok, current = tokens[i], phrases[-1]
+    nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+    prev = tokens[i - 1] if i else None
+    if nxt is not None and nxt.cls is W.POS and _ends_noun(tokens, i + 1):
+        return i + 1  # "on the left", "in the middle": the position word joins the noun
+    if tok.value == "by" and nxt is not None and nxt.cls is W.ATTR:
+        clause.by_color = True
+        return i + 2
+    relative = prev is not None and prev.cls is W.POS and tok.value in RELATIVE_PREPS
+    if tok.cls is W.PREP and relative and current.ref.positions and current.ref.has_content():
+        side = current.ref.positions.pop()  # "left of the tray", "closest to the tray"
+        phrases.append(Phrase(prep=RELATIVE.get(side, "near")))
+    else:
+        clause.arrow = clause.arrow or tok.cls is W.ARROW
+        phrases.append(Phrase(prep="to" if tok.cls is W.ARROW else tok.value))
+    return i + 1
+
+
+def _read_post(tokens: list[Token], i: int, phrases: list[Phrase]) -> int:
+    tok, current = tokens[i], phrases[-1]
+    current.post = tok.value
+    if i + 1 < len(tokens) and tokens[i + 1].cls is W.DE:  # 托盘里的方块: modifies the next noun
+        text = f"{current.ref.text}{tok.text}的"
+        phrases.append(Phrase(ref=Reference(text=text, relation=Relation(tok.value, current.ref))))
+        phrases.remove(current)
+        return i + 2
+    phrases.append(Phrase())
+    return i + 1
+
+
+def _read_de(tokens: list[Token], i: int, phrases: list[Phrase]) -> int:
+    """红色方块的左边 / 旁边: "the left of the red cube" as a place beside it."""
+    nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+    if nxt is not None and nxt.cls is W.POS and _ends_noun(tokens, i + 1):
+        phrases[-1].prep = RELATIVE.get(nxt.value, "near")
+        return i + 2
+    return i + 1
+
+
+def _is_direction(tokens: list[Token], i: int) -> bool:
+    """A position word used as a direction of motion: followed by a verb or a distance."""
+    nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+    if nxt is None:
+        return False
+    return nxt.cls in (W.VERB, W.NUM) or (nxt.cls is W.PREP and nxt.value == "by")
 
 
 def _ends_noun(tokens: list[Token], i: int) -> bool:
@@ -204,6 +245,7 @@ def _read_number(tokens: list[Token], i: int, clause: Clause) -> int:
     axis = tokens[i - 1].value if i and tokens[i - 1].cls is W.AXIS else None
     value, j = tokens[i].number, i + 1
     unit = tokens[j].value if j < len(tokens) and tokens[j].cls is W.UNIT else None
+    length = unit is not None and unit != "s"
     if unit is not None:
         j += 1
         value *= float(unit) if unit != "s" else 1.0
@@ -212,6 +254,9 @@ def _read_number(tokens: list[Token], i: int, clause: Clause) -> int:
     if unit not in (None, "s") and k < len(tokens) and tokens[k].cls is W.POS and axis is None:
         clause.offsets.append((tokens[k].value, value))
         return k + 1
+    if length and axis is None and clause.direction is not None:
+        clause.offsets.append((clause.direction, value))
+        return j
     clause.numbers.append((axis if unit != "s" else "s", value))
     return j
 
@@ -286,7 +331,7 @@ def _theme_index(phrases: list[Phrase]) -> int | None:
 
 
 def _dest_index(clause: Clause, phrases: list[Phrase], theme_at: int | None) -> int | None:
-    allowed = PICK_DEST_PREPS if clause.verb in ("pick", "remove") else DEST_PREPS
+    allowed = PICK_DEST_PREPS if clause.verb in ("pick", "remove") else BESIDE_PREPS
     if clause.verb in ("give",):
         allowed = DEST_PREPS
     for i in range(len(phrases) - 1, -1, -1):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from embodied_stack.planning.backend import BackendInfo, Proposal
-from embodied_stack.planning.freespace import free_spot
+from embodied_stack.planning.freespace import beside, free_spot
 from embodied_stack.planning.grammar import Clause, parse
 from embodied_stack.planning.lexer import tokenize
 from embodied_stack.planning.references import (
@@ -34,6 +34,8 @@ OFFLINE_MODEL = "offline-grammar-1"  # its name in config/registry.yaml
 BUILTIN_ENDPOINT = "builtin"
 DEFAULT_MOVE_Z = 0.20  # m: "move to x, y" without a height hovers here
 DEFAULT_WAIT_S = 1.0
+BESIDE = {"near": "near", "left_of": "left_of", "right_of": "right_of"}
+BESIDE |= {"nearest_to": "near"}
 HOVER_M = 0.15  # "go to the tray": this high above its top
 SLOW_SCALE = 0.5
 CAPABILITIES = (
@@ -143,7 +145,9 @@ def _intent(clause: Clause, previous_verb: str | None) -> str | None:
         verb = previous_verb or ("put" if complete else None)
     if verb in ("open", "close", "wait", "slow"):
         return verb
-    if verb == "sort" or (clause.by_color and verb in ("put", "move", "stack")):
+    if clause.by_color and verb in ("put", "move", "stack", "sort"):
+        return "sort"
+    if verb == "sort" and (clause.dest is None or clause.dest.many):
         return "sort"
     if clause.numbers or clause.offsets:
         if verb in ("wait", "slow"):
@@ -161,6 +165,8 @@ def _intent(clause: Clause, previous_verb: str | None) -> str | None:
         return "tower"
     if verb in ("put", "move") and clause.themes:
         return "missing_destination"
+    if verb is None and clause.themes and not clause.unknown:
+        return "topic"  # "the blue cube, put it on the red cube"
     return None
 
 
@@ -205,12 +211,29 @@ def _put(b: _Builder, clause: Clause) -> None:
     themes = [o for o in _themes(b, clause, many=True) if o.id != dest.id]
     if not themes:
         raise Refusal("bad_target", f"nothing to put on {dest.id} itself")
+    if clause.dest_rel in BESIDE:
+        _put_beside(b, themes, dest, BESIDE[clause.dest_rel])
+        return
     target = dest
     for obj in themes:
         b.pick(obj)
         b.place(target)
         if target.kind not in CONTAINERS:
             target = obj  # several things onto a block: build a tower
+    b.last = [o.id for o in themes]
+
+
+def _put_beside(
+    b: _Builder, themes: list[PerceivedObject], target: PerceivedObject, side: str
+) -> None:
+    placed: list[tuple[PerceivedObject, tuple[float, float]]] = []
+    for obj in themes:
+        wanted = beside(target, obj, side)
+        moved = [o.model_copy(update={"position": (x, y, o.position[2])}) for o, (x, y) in placed]
+        x, y = free_spot([*b.objects, *moved], obj, exclude={obj.id}, near=wanted)
+        b.pick(obj)
+        b.place_at(x, y)
+        placed.append((obj, (x, y)))
     b.last = [o.id for o in themes]
 
 
@@ -368,6 +391,10 @@ def _slow(b: _Builder, clause: Clause) -> None:
     b.emit("set_speed", scale=value / 100 if value > 1 else value)
 
 
+def _topic(b: _Builder, clause: Clause) -> None:
+    b.last = [o.id for o in _themes(b, clause, many=True)]
+
+
 def _constraint(b: _Builder, clause: Clause) -> None:
     b.notes.append(f"noted: '{clause.text}'")
 
@@ -387,6 +414,7 @@ _HANDLERS: dict[str, Any] = {
     "wait": _wait,
     "slow": _slow,
     "constraint": _constraint,
+    "topic": _topic,
     "missing_destination": _missing_destination,
 }
 

@@ -89,8 +89,10 @@ ENGLISH: dict[str, Entry] = {
     **_same(W.VERB, "wait", "wait", "pause", "sleep", "hold on", "stay", "hang on"),
     **_same(W.VERB, "give", "hand", "give", "pass", "offer", "deliver", "hand over", "present"),
     **_same(W.VERB, "slow", "slow down", "go slower", "slow"),
-    **_same(W.PREP, "in", "in", "into", "inside", "within", "in to", "inside of"),
-    **_same(W.PREP, "on", "on", "onto", "upon", "atop", "on top of", "on to", "over", "above"),
+    **_same(W.PREP, "in", "in", "inside", "within", "inside of"),
+    **_same(W.PREP, "into", "into", "in to"),  # directional: a destination even after "get"
+    **_same(W.PREP, "on", "on", "upon", "atop", "on top of", "over", "above"),
+    **_same(W.PREP, "onto", "onto", "on to"),
     **_same(W.PREP, "on", "on top", "top of"),
     **_same(W.PREP, "to", "to", "toward", "towards", "till", "until", "up to", "over to"),
     **_same(W.PREP, "from", "from", "off", "out of", "off of", "away from"),

@@ -93,3 +93,25 @@ def test_set_down_spot_is_clear_of_everything(offline, registry, redlines) -> No
     for obj in perceived(SCENES["stacked"]):
         if obj.id != "top":
             assert ((x - obj.position[0]) ** 2 + (y - obj.position[1]) ** 2) ** 0.5 > 0.06
+
+
+@pytest.mark.parametrize(
+    ("text", "side"),
+    [
+        ("put the red cube to the left of the blue cube", "left"),
+        ("place the red cube on the right side of the blue cube", "right"),
+        ("move the red cube next to the blue cube", "near"),
+        ("把红色方块放在蓝色方块的右边", "right"),
+    ],
+)
+def test_placed_beside_lands_on_that_side(text, side, offline, registry, redlines) -> None:
+    plan = _plan("two_cubes_tray", text, offline, registry, redlines)
+    assert plan.status is PlanStatus.PROPOSED, plan.reason
+    x, y = (float(v) for v in plan.steps[-1].args.values())
+    bx, by = 0.45, 0.10  # the blue cube
+    if side == "left":
+        assert y > by + 0.04 and abs(x - bx) < 0.05
+    elif side == "right":
+        assert y < by - 0.04 and abs(x - bx) < 0.05
+    else:
+        assert 0.04 < ((x - bx) ** 2 + (y - by) ** 2) ** 0.5 < 0.15
