@@ -111,3 +111,19 @@ def load_model(model: type[ModelT], path: str | Path) -> ModelT:
     """Load a YAML file into a pydantic model."""
     resolved = config_path(str(path))
     return validate(model, load_yaml(resolved), str(resolved))
+
+
+def namespace_agnostic_params(path: str | Path, out_dir: str | Path) -> Path:
+    """A copy of a ROS params file whose `node:` sections read `/**/node:`.
+
+    rcl gives a plain `node:` section only to `/node`; under a robot namespace
+    (`/robot1/node`) it would silently run on defaults.
+    """
+    sections = load_yaml(path)
+    rewritten = {
+        (key if str(key).startswith("/") else f"/**/{key}"): value
+        for key, value in sections.items()
+    }
+    out = Path(out_dir) / f"params-{Path(path).stem}.yaml"
+    out.write_text(yaml.safe_dump(rewritten, default_flow_style=False), encoding="utf-8")
+    return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import tempfile
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
-from embodied_stack.config import config_path
+from embodied_stack.config import config_path, namespace_agnostic_params
 
 # Start order matters little (everything waits for its inputs), but the kill
 # switch and the audit log come first so the first motion has both.
@@ -87,7 +88,10 @@ class InProcessStack:
         context: Context | None = None,
         use_sim_time: bool = True,
     ) -> None:
-        self.params_file = params_file or default_params_file()
+        self._params_dir = tempfile.TemporaryDirectory(prefix="embodied-stack-params-")
+        self.params_file = namespace_agnostic_params(
+            params_file or default_params_file(), self._params_dir.name
+        )
         self.namespace = namespace
         self.context = context or Context()
         self._owns_context = context is None
@@ -148,6 +152,7 @@ class InProcessStack:
             rclpy.try_shutdown(context=self.context)
         if self._thread is not None:
             self._thread.join(timeout=5.0)
+        self._params_dir.cleanup()
 
     def __enter__(self) -> InProcessStack:
         return self.start()

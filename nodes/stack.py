@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import argparse
 import signal
+import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from embodied_stack.config import config_path, load_yaml
+from embodied_stack.config import config_path, load_yaml, namespace_agnostic_params
 from embodied_stack.nodes.launcher import ALL_NODES, InProcessStack, specs_for
 from embodied_stack.supervisor import RestartPolicy, Supervisor, node_argv
 
@@ -76,7 +77,8 @@ def _start_recorder(stack: InProcessStack, path: Path) -> Any:
 
 
 def run_processes(args: argparse.Namespace, stop: threading.Event) -> int:
-    params = args.params or config_path("stack.yaml")
+    params_dir = tempfile.TemporaryDirectory(prefix="embodied-stack-params-")
+    params = namespace_agnostic_params(args.params or config_path("stack.yaml"), params_dir.name)
     policies = restart_policies(args.restart_policy)
 
     def on_restart(name: str, code: int, count: int) -> None:
@@ -93,6 +95,7 @@ def run_processes(args: argparse.Namespace, stop: threading.Event) -> int:
             supervisor.poll()
     finally:
         supervisor.stop_all()
+        params_dir.cleanup()
     return 0
 
 
