@@ -98,7 +98,7 @@ class Detector:
         arm = np.zeros(len(points), dtype=bool)
         if exclude is not None and len(points):
             arm = exclude(points)
-        people, set_aside = self._people_and_arm(points, rows, cols, z.shape, arm)
+        people, set_aside = self._people_and_arm(points, rows, cols, depth_ok, arm)
         table_value = self._table_value(rgb_ok, z, valid)
         occluders = _occluder_image(z.shape, rows[set_aside], cols[set_aside])
         self._last_view = (depth_ok, occluders)
@@ -139,7 +139,7 @@ class Detector:
         points: FloatArray,
         rows: npt.NDArray[np.intp],
         cols: npt.NDArray[np.intp],
-        shape: tuple[int, ...],
+        depth: npt.NDArray[np.float32],
         arm: BoolArray,
     ) -> tuple[list[Detection], BoolArray]:
         """People found, and the points that are not objects (arm, base, people).
@@ -155,12 +155,13 @@ class Detector:
         tall = high & ~arm
         if not np.any(tall):
             return [], set_aside
-        image = np.zeros(shape, dtype=np.uint8)
+        image = np.zeros(depth.shape, dtype=np.uint8)
         image[rows[tall], cols[tall]] = 1
         count, labels = cv2.connectedComponents(image, connectivity=8)
         tall_labels = labels[rows[tall], cols[tall]]
         tall_index = np.flatnonzero(tall)
         people: list[Detection] = []
+        person_seed = np.zeros(len(points), dtype=bool)
         for label in range(1, count):
             members = tall_index[tall_labels == label]
             if len(members) < cfg.min_person_pixels:
@@ -169,7 +170,10 @@ class Detector:
                 continue  # no joint state: a tall blob reaching the robot base is the arm
             person = person_from_points(points[members], self._camera_xy, _box(rows, cols, members))
             people.append(person)
+            person_seed[members] = True
             set_aside |= _near_person(points, person, cfg.person_margin)
+        if people:  # the rest of each body: whatever joins it without a depth jump
+            set_aside |= _grown(person_seed, ~set_aside, rows, cols, depth, cfg.depth_jump)
         return people, set_aside
 
     # ---- colour blobs -------------------------------------------------------------------
@@ -267,6 +271,26 @@ def _far_side_of_jumps(depth: npt.NDArray[np.float32], jump: float) -> BoolArray
     cut[1:, :] |= dy > jump
     cut[:-1, :] |= dy < -jump
     return cut
+
+
+def _grown(
+    seed: BoolArray,
+    keep: BoolArray,
+    rows: npt.NDArray[np.intp],
+    cols: npt.NDArray[np.intp],
+    depth: npt.NDArray[np.float32],
+    jump: float,
+) -> BoolArray:
+    """Points of `keep` joined to `seed` in the image without crossing a depth jump."""
+    members = seed | keep
+    image = np.zeros(depth.shape, dtype=np.uint8)
+    image[rows[members], cols[members]] = 1
+    image[_far_side_of_jumps(depth, jump)] = 0
+    _count, labels = cv2.connectedComponents(image, connectivity=8)
+    point_labels = labels[rows, cols]
+    seeded = np.unique(point_labels[seed])
+    grown: BoolArray = np.isin(point_labels, seeded[seeded > 0]) & keep
+    return grown
 
 
 def _box(

@@ -20,7 +20,7 @@ from embodied_stack.perception.footprint import (
 from embodied_stack.scene import FLOOR_Z, HUMAN_SIZE, ObjectKind
 
 EXTENT_TOLERANCE = 0.03  # m: a visible extent this close to the nominal one is whole
-SQUARE_SNAP = math.radians(10)  # people stand square to the table unless clearly turned
+SQUARE_SNAP = math.radians(20)  # people stand square to the table unless clearly turned
 FACE_BAND = 0.015  # m
 
 

@@ -48,6 +48,7 @@ class ShapeParams(BaseModel):
     cube_min_fill: float = 0.86  # hull / rectangle area (discs: ~0.8)
     cylinder_min_top_share: float = 0.3  # share of points on a flat top
     min_points: int = 12
+    min_width: float = 0.008  # m: thinner footprints are surfaces seen edge-on
     fit_max_rms: float = 0.002  # sphere or circle fits closer than this: round
     square_min_spread: float = 0.085  # outline radius std/mean: squares >0.1, discs <0.07
     square_face_min_ratio: float = 0.7  # a cube's top face seen whole is about square
@@ -114,6 +115,8 @@ def measure(blob: Blob, p: ShapeParams) -> list[Measured]:
     rect = min_area_rect(xy, pad=blob.pitch)
     z = blob.points[:, 2]
     top, low = float(np.percentile(z, 99)), float(np.percentile(z, 1))
+    if rect.width - blob.pitch < p.min_width:
+        return []  # a wall seen edge-on (a person's side, the table's edge), not an object
     if rect.width < p.knife_max_width and rect.length >= p.knife_min_aspect * rect.width:
         return [_measured(ObjectKind.KNIFE, blob, rect, top, low)]
     if rect.length >= p.container_min_length and rect.width >= p.container_min_width:
