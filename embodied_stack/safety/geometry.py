@@ -3,7 +3,7 @@
 The robot profile's URDF is loaded into its own DIRECT client (never the
 simulator's), so checks see the real collision geometry of every link: the
 closest distance of each link to a box, the lowest point of the arm, the TCP.
-One instance is not thread-safe; `geometry_for` keeps one per thread.
+One instance is not thread-safe: users hold its `lock`; `geometry_for` shares one per robot.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ class RobotGeometry:
         for finger in self._fingers:  # open fingers: the widest the hand gets
             pb.resetJointState(self._robot, finger, opening / 2, physicsClientId=self._client)
         self._boxes: dict[tuple[Vec3, Vec3], int] = {}
+        self.lock = threading.RLock()  # one user at a time: queries change the joint state
 
     # ---- set-up helpers -----------------------------------------------------------------
 
@@ -176,16 +177,18 @@ def point_box_distance(point: Sequence[float] | Array, box: KeepOutBox) -> float
     return -float(np.min(np.minimum(p - lo, hi - p)))
 
 
-_local = threading.local()
+_shared: dict[str, RobotGeometry] = {}
+_shared_lock = threading.Lock()
 
 
 def geometry_for(robot: str = "panda") -> RobotGeometry:
-    """A RobotGeometry for this thread and robot (created once, then reused)."""
-    cache: dict[str, RobotGeometry] = getattr(_local, "cache", None) or {}
-    _local.cache = cache
-    if robot not in cache:
-        cache[robot] = RobotGeometry(load_robot(robot))
-    return cache[robot]
+    """The process's shared RobotGeometry of a robot, created once: loading the URDF
+    holds the interpreter for a noticeable time, so it must not happen per thread
+    or per call. Hold its `lock` while using it."""
+    with _shared_lock:
+        if robot not in _shared:
+            _shared[robot] = RobotGeometry(load_robot(robot))
+        return _shared[robot]
 
 
 def floor_box(min_link_z: float) -> KeepOutBox:

@@ -65,6 +65,13 @@ def check_trajectory(
 ) -> list[Violation]:
     """Every red line this trajectory would cross (empty: it may be sent)."""
     geometry = geometry or geometry_for(ctx.robot)
+    with geometry.lock:
+        return _check_locked(cmd, ctx, geometry)
+
+
+def _check_locked(
+    cmd: JointTrajectoryCommand, ctx: CheckContext, geometry: RobotGeometry
+) -> list[Violation]:
     collector = Collector(source=ctx.source, step=ctx.step, label=ctx.label)
     if cmd.is_hold:
         return []
