@@ -75,6 +75,7 @@ PARAMETERS: list[tuple[str, Any, Any]] = [
     ("llm.max_retries", 2, _describe("retries on transport errors", 0, 10)),
     ("approval_timeout_s", 120.0, _describe("no decision this long: rejected", 0.1, 86400.0)),
     ("max_steps", 40, _describe("longest plan accepted", 1, 500)),
+    ("perception_wait_s", 5.0, _describe("wait this long for a first scene", 0.0, 120.0)),
 ]
 
 
@@ -97,6 +98,7 @@ class PlannerNode(Node):
         )
         self.audit = AuditClient(self, NAME, self.registry.robot_id)
         self._objects: ObjectsMessage | None = None
+        self._scene_seen = threading.Event()
         self._state = RobotState()
         self._jobs: queue.Queue[tuple[str, str] | None] = queue.Queue()
         self._plan_pub = self.create_publisher(String, "planner/plan", qos.LATCHED)
@@ -136,6 +138,7 @@ class PlannerNode(Node):
     def _on_objects(self, msg: String) -> None:
         try:
             self._objects = json_from_ros(ObjectsMessage, msg)
+            self._scene_seen.set()
         except SchemaError as exc:
             self.get_logger().error(f"perception/objects ignored: {exc}", throttle_duration_sec=5)
 
@@ -189,6 +192,8 @@ class PlannerNode(Node):
                 self.get_logger().error(f"planning failed: {exc}")
 
     def _plan(self, text: str, operator: str) -> None:
+        if not self._scene_seen.wait(float(self.get_parameter("perception_wait_s").value)):
+            self.get_logger().warning("planning without a perceived scene (no perception/objects)")
         objects = list(self._objects.objects) if self._objects is not None else []
         plan = plan_instruction(
             text,

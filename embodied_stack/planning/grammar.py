@@ -188,6 +188,8 @@ def _read_prep(tokens: list[Token], i: int, phrases: list[Phrase], clause: Claus
         clause.by_color = True
         return i + 2
     relative = prev is not None and prev.cls is W.POS and tok.value in RELATIVE_PREPS
+    if relative and nxt is not None and nxt.cls is W.AGENT:
+        return i + 2  # "closest to the robot" is plain "closest"
     if tok.cls is W.PREP and relative and current.ref.positions and current.ref.has_content():
         side = current.ref.positions.pop()  # "left of the tray", "closest to the tray"
         phrases.append(Phrase(prep=RELATIVE.get(side, "near")))
@@ -244,6 +246,8 @@ def _read_number(tokens: list[Token], i: int, clause: Clause) -> int:
     """A number with an optional axis before it and unit after it (x 0.4, 40 cm, 2 秒)."""
     axis = tokens[i - 1].value if i and tokens[i - 1].cls is W.AXIS else None
     value, j = tokens[i].number, i + 1
+    if j < len(tokens) and tokens[j].cls in (W.COLOR, W.KIND) and axis is None:
+        return j  # a count ("the 2 red cubes"): the plural says it
     unit = tokens[j].value if j < len(tokens) and tokens[j].cls is W.UNIT else None
     length = unit is not None and unit != "s"
     if unit is not None:

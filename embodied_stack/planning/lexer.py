@@ -16,7 +16,14 @@ from dataclasses import dataclass
 
 import jieba
 
-from embodied_stack.planning.vocab import CHINESE, CHINESE_DIGITS, ENGLISH, PLURAL_IRREGULAR, W
+from embodied_stack.planning.vocab import (
+    CHINESE,
+    CHINESE_DIGITS,
+    ENGLISH,
+    ENGLISH_NUMBERS,
+    PLURAL_IRREGULAR,
+    W,
+)
 
 MAX_PHRASE_WORDS = 4
 _MAX_CJK_WORD = max(len(w) for w in CHINESE)
@@ -96,7 +103,10 @@ def _english(words: list[str], object_ids: Collection[str]) -> Iterator[Token]:
 
 def _english_phrase(phrase: str) -> Token | None:
     entry = ENGLISH.get(phrase)
-    return Token(entry[0], entry[1], phrase) if entry else None
+    if entry is not None:
+        return Token(entry[0], entry[1], phrase)
+    number = ENGLISH_NUMBERS.get(phrase)
+    return Token(W.NUM, str(number), phrase, number=number) if number is not None else None
 
 
 def _english_word(word: str, object_ids: Collection[str]) -> Token:
@@ -106,6 +116,9 @@ def _english_word(word: str, object_ids: Collection[str]) -> Token:
     entry = ENGLISH.get(bare)
     if entry is not None:
         return Token(entry[0], entry[1], word, plural=bare in PLURAL_IRREGULAR)
+    number = ENGLISH_NUMBERS.get(bare)
+    if number is not None:
+        return Token(W.NUM, str(number), word, number=number)
     for stem in _singulars(bare):
         entry = ENGLISH.get(stem)
         if entry is not None and entry[0] in (W.KIND, W.PERSON, W.ATTR, W.COLOR):

@@ -291,6 +291,10 @@ CHINESE: dict[str, Entry] = {
     **_same(W.FILLER, "", "桌面", "坐标", "处", "您", "好吗", "谢"),
 }
 
+ENGLISH_NUMBERS: dict[str, float] = {"zero": 0, "two": 2, "three": 3, "four": 4, "five": 5}
+ENGLISH_NUMBERS |= {"six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10, "half a": 0.5}
+ENGLISH_NUMBERS |= {"a couple of": 2, "a few": 3, "twenty": 20, "thirty": 30, "fifteen": 15}
+
 CHINESE_DIGITS: dict[str, float] = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6}
 CHINESE_DIGITS |= {"七": 7, "八": 8, "九": 9, "十": 10, "半": 0.5}
 
