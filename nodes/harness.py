@@ -168,7 +168,10 @@ class StackSession:
         registry_file.write_text(yaml.safe_dump(self._registry()))
         overrides: dict[str, dict[str, Any]] = {
             "sim_node": {"scene": str(scene_file)},
-            "audit_node": {"log_dir": str(self.audit_dir)},
+            "audit_node": {
+                "log_dir": str(self.audit_dir),
+                "incident_dir": str(self.workdir / "incidents"),
+            },
         }
         if self.config.llm_url:
             overrides["planner_node"] = {

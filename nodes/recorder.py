@@ -99,6 +99,10 @@ class Recorder:
                 continue
             if self._wanted is not None and topic not in self._wanted:
                 continue
+            # Wait for a publisher: the QoS to record with is read from it (a
+            # topic may appear first through a subscriber, e.g. our own).
+            if self._node.count_publishers(topic) == 0:
+                continue
             self._subscribe(topic, types)
 
     def _subscribe(self, topic: str, types: list[str]) -> None:
