@@ -28,7 +28,7 @@ from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, JointState
-from std_msgs.msg import Bool, Float64, Header, String
+from std_msgs.msg import Bool, Float64, String
 from trajectory_msgs.msg import JointTrajectory
 
 from embodied_stack.camera import CameraConfig, Intrinsics
@@ -36,6 +36,7 @@ from embodied_stack.config import config_path
 from embodied_stack.errors import SchemaError
 from embodied_stack.motion_types import JointStateSample
 from embodied_stack.nodes import qos
+from embodied_stack.nodes.heartbeat import HeartbeatWatch
 from embodied_stack.nodes.ros_conversions import (
     camera_info_to_ros,
     depth_to_ros,
@@ -164,9 +165,7 @@ class SimNode(Node):
         )
         self.create_subscription(Float64, "gripper/command", self._on_gripper, qos.COMMAND)
         self.create_subscription(Bool, "safety/estop", self._on_estop, qos.LATCHED)
-        self.create_subscription(
-            Header, "safety/heartbeat", self._on_heartbeat, qos.heartbeat(self._timeout_s)
-        )
+        self._heartbeat = HeartbeatWatch(self, self._timeout_s, on_beat=self._guard.heartbeat)
         self.create_subscription(String, "sim/control", self._on_control, qos.COMMAND)
         self.create_subscription(String, "perception/objects", self._on_objects, qos.STATE)
         self._trip_pub = self.create_publisher(String, "safety/trip", qos.COMMAND)
@@ -185,9 +184,6 @@ class SimNode(Node):
         return self._epoch + self.world.sim_time
 
     # ---- inputs -----------------------------------------------------------------------
-
-    def _on_heartbeat(self, _msg: Header) -> None:
-        self._guard.heartbeat()
 
     def _on_estop(self, msg: Bool) -> None:
         self._guard.estop(bool(msg.data))
@@ -353,6 +349,7 @@ class SimNode(Node):
 
     def destroy_node(self) -> None:
         self._stop.set()
+        self._heartbeat.close()
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout=5.0)
         self.world.close()
