@@ -24,13 +24,14 @@ SQUARE_SNAP = math.radians(20)  # people stand square to the table unless clearl
 FACE_BAND = 0.015  # m
 
 
-def _face_score(xy: FloatArray, angle: float) -> int:
-    """Points within FACE_BAND of the extreme planes along rotated axes: walls of a box."""
-    frame = Rect(0.0, 0.0, 1.0, 1.0, angle)
-    local = frame.local(xy)
-    lo, hi = local.min(axis=0), local.max(axis=0)
-    near = (local - lo < FACE_BAND) | (hi - local < FACE_BAND)
-    return int(np.count_nonzero(near))
+def _face_scores(xy: FloatArray, angles: FloatArray) -> FloatArray:
+    """Per angle: points within FACE_BAND of the extreme lines along the rotated axes."""
+    c, s = np.cos(angles)[:, None], np.sin(angles)[:, None]
+    scores = np.zeros(len(angles))
+    for along in (xy[:, 0] * c + xy[:, 1] * s, -xy[:, 0] * s + xy[:, 1] * c):
+        lo, hi = along.min(axis=1, keepdims=True), along.max(axis=1, keepdims=True)
+        scores += np.count_nonzero((along - lo < FACE_BAND) | (hi - along < FACE_BAND), axis=1)
+    return scores
 
 
 def _person_axis(points: FloatArray) -> float:
@@ -39,11 +40,11 @@ def _person_axis(points: FloatArray) -> float:
     The camera sees a person's walls edge-on from above, so in the table plane its
     points pile up along the box outline; the best-aligned square frame is the box's.
     """
-    xy = points[:: max(1, len(points) // 800), :2]
-    coarse = np.radians(np.arange(-45.0, 45.0, 2.0))
-    best = max(coarse, key=lambda a: _face_score(xy, float(a)))
-    fine = best + np.radians(np.arange(-2.0, 2.01, 0.5))
-    axis = float(max(fine, key=lambda a: _face_score(xy, float(a))))
+    xy = points[:: max(1, len(points) // 400), :2]
+    coarse = np.radians(np.arange(-45.0, 45.0, 3.0))
+    best = float(coarse[np.argmax(_face_scores(xy, coarse))])
+    fine = best + np.radians(np.arange(-3.0, 3.01, 0.5))
+    axis = float(fine[np.argmax(_face_scores(xy, fine))])
     return 0.0 if abs(axis) < SQUARE_SNAP else wrap_half_turn(axis)
 
 
