@@ -180,7 +180,7 @@ def _container(blob: Blob, rect: Rect, p: ShapeParams) -> list[Measured]:
         return []
     inner = ~rim
     floor = float(np.median(z[inner])) if np.count_nonzero(inner) >= p.min_points else rim_top
-    raised = inner & (z > max(floor, rim_top) + p.inner_object_min_height)
+    raised = inner & (z > floor + p.inner_object_min_height)
     kind = ObjectKind.TRAY if rim_top - floor > p.tray_min_depth else ObjectKind.PLATE
     if rect.length - rect.width < p.square_tolerance:  # a square: yaw only up to quarter turns
         rect = Rect(rect.cx, rect.cy, rect.length, rect.width, wrap_quarter_turn(rect.yaw))

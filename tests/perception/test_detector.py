@@ -158,3 +158,55 @@ def test_same_coloured_cubes_touching_stacked_and_in_a_same_coloured_tray() -> N
         assert det is not None and det.inside
         assert det.support_index is not None
         assert detections[det.support_index] is matches["tray"].detection
+
+
+LOW_IN_SAME_COLOUR_CONTAINERS = Scene.model_validate(
+    {
+        "objects": [
+            {
+                "id": "t",
+                "kind": "tray",
+                "color": "red",
+                "size": [0.16, 0.16, 0.03],
+                "xy": [0.6, -0.2],
+            },
+            {"id": "a", "kind": "cube", "color": "red", "size": 0.02, "xy": [0.63, -0.17]},
+            {
+                "id": "t2",
+                "kind": "tray",
+                "color": "blue",
+                "size": [0.18, 0.18, 0.04],
+                "xy": [0.55, 0.2],
+            },
+            {
+                "id": "k",
+                "kind": "knife",
+                "color": "blue",
+                "size": [0.15, 0.02, 0.012],
+                "xy": [0.55, 0.2],
+                "yaw": 0.5,
+            },
+            {
+                "id": "p",
+                "kind": "plate",
+                "color": "gray",
+                "size": [0.15, 0.15, 0.015],
+                "xy": [0.4, 0.0],
+            },
+            {"id": "c", "kind": "cylinder", "color": "gray", "size": [0.02, 0.05], "on": "p"},
+        ]
+    }
+)
+
+
+def test_objects_lower_than_the_rim_of_a_same_coloured_container() -> None:
+    r = render_scene(LOW_IN_SAME_COLOUR_CONTAINERS, settle_steps=60)
+    detections = detector().detect(r.rgb, r.depth)
+    matches = {m.object_id: m for m in match_scene(r.scene, r.truth, detections)}
+    assert all(m.detection is not None for m in matches.values()), matches
+    assert all(m.pos_err < POSITION_TARGET for m in matches.values())
+    assert not false_positives(list(matches.values()), detections)
+    for inside, container in (("a", "t"), ("k", "t2"), ("c", "p")):
+        det = matches[inside].detection
+        assert det is not None and det.inside and det.support_index is not None
+        assert detections[det.support_index] is matches[container].detection
