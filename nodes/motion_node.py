@@ -28,7 +28,6 @@ from embodied_stack.config import config_path, load_yaml
 from embodied_stack.control.context import SkillContext
 from embodied_stack.control.executor import Command, PlanExecutor, SendGripper, SendTrajectory
 from embodied_stack.control.guard import SafetyGuard
-from embodied_stack.control.redline_gate import redline_gate
 from embodied_stack.control.world import WorldModel, arm_positions, gripper_opening
 from embodied_stack.errors import ConfigError, SchemaError
 from embodied_stack.motion_types import JointStateSample, JointTrajectoryCommand
@@ -41,6 +40,8 @@ from embodied_stack.nodes.ros_conversions import (
     trajectory_to_ros,
 )
 from embodied_stack.robot import load_robot
+from embodied_stack.safety.gate import RedLineGate
+from embodied_stack.safety.monitor import RuntimeMonitor
 from embodied_stack.safety.redlines import load_redlines
 from embodied_stack.schemas import (
     AuditEventKind,
@@ -73,6 +74,7 @@ PARAMETERS: list[tuple[str, Any, Any]] = [
     ),
     ("max_speed_scale", 1.0, _describe("fraction of the red-line speeds used at most", 0.01, 1.0)),
     ("audit_durable", True, _describe("start a plan only once motion_start is on disk")),
+    ("monitor_hz", 30.0, _describe("measured-state red-line checks per second", 1.0, 1000.0)),
     ("watchdog_hz", 200.0, _describe("heartbeat checks per second (wall clock)", 10.0, 2000.0)),
     ("status_period_s", 0.5, _describe("motion/status republished this often", 0.05, 10.0)),
 ]
@@ -88,7 +90,12 @@ class MotionNode(Node):
         redlines = load_redlines(str(p("redlines").value))
         self.ctx = SkillContext.from_redlines(self.profile, redlines)
         self.ctx.limits = self.ctx.limits.scaled(float(p("max_speed_scale").value))
-        self.gate = redline_gate(redlines, self.profile.name, source=NAME)
+        # The red lines, from the safety core: every trajectory before it is sent (the
+        # executor calls the gate) and the measured state while the arm moves.
+        self.gate = RedLineGate(redlines, robot=self.profile.name, source=NAME)
+        self.monitor = RuntimeMonitor(redlines=redlines, source=NAME, robot=self.profile.name)
+        self._monitor_period = 1.0 / float(p("monitor_hz").value)
+        self._last_monitored = -1.0
         self.guard = SafetyGuard(float(p("heartbeat_timeout_s").value))
         self._durable = bool(p("audit_durable").value)
         self._lock = threading.RLock()  # executor, world inputs
@@ -158,11 +165,30 @@ class MotionNode(Node):
             if reason is None or was is not None:
                 return
             self._publish_hold()  # at once, before anything else
-        self.get_logger().warning(f"stop: {reason}")
+        self._abort(f"stopped: {reason}")
+
+    def _abort(self, reason: str) -> None:
+        self.get_logger().warning(reason)
         with self._lock:
             if self.plan_executor is not None and not self.plan_executor.finished:
-                self.plan_executor.abort(f"stopped: {reason}")
+                self.plan_executor.abort(reason)
                 self._after_tick()
+
+    def _monitor(self, sample: JointStateSample) -> None:
+        """The measured state against the red lines; a breach (or one imminent) stops."""
+        now = time.monotonic()
+        if now - self._last_monitored < self._monitor_period:
+            return
+        self._last_monitored = now
+        violations = self.monitor.check(sample)
+        if not violations:
+            return
+        with self._send_lock:
+            self._publish_hold()
+        executor = self.plan_executor
+        if executor is not None and not executor.finished:
+            executor.violations = violations
+            self._abort("red line: " + "; ".join(v.describe() for v in violations[:3]))
 
     def _publish_hold(self) -> None:
         self._traj_pub.publish(
@@ -257,6 +283,9 @@ class MotionNode(Node):
             return
         with self._lock:
             self._objects = objects
+            executor = self.plan_executor
+            held = executor.world.held if executor is not None else None
+        self.monitor.update_scene(objects, held)
 
     def _on_joints(self, msg: JointState) -> None:
         try:
@@ -272,6 +301,8 @@ class MotionNode(Node):
             now = sample.stamp if sample.stamp > 0 else self._now()
             self._send(executor.tick(now, sample, self._objects))
             self._after_tick()
+            if not executor.finished:
+                self._monitor(sample)
 
     def _send(self, commands: list[Command]) -> None:
         with self._send_lock:

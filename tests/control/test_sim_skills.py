@@ -11,9 +11,9 @@ import numpy as np
 
 from embodied_stack.control.context import SkillContext
 from embodied_stack.control.executor import Command, SendGripper
-from embodied_stack.control.redline_gate import redline_gate
 from embodied_stack.control.sim_driver import RunFigures, run_plan
 from embodied_stack.robot import RobotProfile
+from embodied_stack.safety.gate import RedLineGate
 from embodied_stack.safety.redlines import RedLines
 from embodied_stack.scene import Scene, load_suite
 from embodied_stack.schemas import MotionState
@@ -147,14 +147,14 @@ def test_the_red_line_gate_passes_a_normal_cycle_and_stops_a_crossing(
     plan = plan_of(("pick", {"object": "red_cube"}), ("place", {"target": "tray"}))
     with SimWorld(scene=scene, robot=profile) as sim:
         sim.step(60)
-        run = run_plan(sim, plan, ctx, gate=redline_gate(redlines, profile.name))
+        run = run_plan(sim, plan, ctx, gate=RedLineGate(redlines, robot=profile.name))
     assert run.status is not None and run.status.state is MotionState.DONE, run.status.error
     fenced = redlines.tightened(
         {"keep_out": [{"min": [0.52, 0.15, 0.0], "max": [0.70, 0.35, 0.6]}]}
     )
     with SimWorld(scene=scene, robot=profile) as sim:
         sim.step(60)
-        run = run_plan(sim, plan, ctx, gate=redline_gate(fenced, profile.name))
+        run = run_plan(sim, plan, ctx, gate=RedLineGate(fenced, robot=profile.name))
         tcp, _ = sim.tcp_pose()
     assert run.status is not None and run.status.state is MotionState.FAILED
     assert run.status.error is not None and "step 2 (place)" in run.status.error
