@@ -188,8 +188,8 @@ def _read_prep(tokens: list[Token], i: int, phrases: list[Phrase], clause: Claus
         clause.by_color = True
         return i + 2
     relative = prev is not None and prev.cls is W.POS and tok.value in RELATIVE_PREPS
-    if relative and nxt is not None and nxt.cls is W.AGENT:
-        return i + 2  # "closest to the robot" is plain "closest"
+    if relative and (nxt is None or nxt.cls not in NP_WORDS):
+        return i + 1 if nxt is None or nxt.cls is not W.AGENT else i + 2  # "closest to you"
     if tok.cls is W.PREP and relative and current.ref.positions and current.ref.has_content():
         side = current.ref.positions.pop()  # "left of the tray", "closest to the tray"
         phrases.append(Phrase(prep=RELATIVE.get(side, "near")))

@@ -54,6 +54,8 @@ class Draft:
 
 @dataclass
 class _Builder:
+    """The draft plan and the scene as it will be after the steps so far."""
+
     objects: Sequence[PerceivedObject]
     held: str | None = None
     steps: list[Step] = field(default_factory=list)
@@ -61,9 +63,13 @@ class _Builder:
     set_down: str | None = None  # lifted off something: set it down unless placed later
     notes: list[str] = field(default_factory=list)
     verb: str | None = None
+    moved: dict[str, PerceivedObject] = field(default_factory=dict)  # where things will be
 
     def obj(self, object_id: str) -> PerceivedObject:
-        return next(o for o in self.objects if o.id == object_id)
+        return self.moved.get(object_id) or next(o for o in self.objects if o.id == object_id)
+
+    def scene(self) -> list[PerceivedObject]:
+        return [self.moved.get(o.id, o) for o in self.objects]
 
     def emit(self, skill: str, **args: Any) -> None:
         self.steps.append({"skill": skill, "args": args})
@@ -73,23 +79,50 @@ class _Builder:
             return
         if self.held is not None and self.held == self.set_down:
             self.put_aside()
+        self.clear_top(obj)
         self.emit("pick", object=obj.id)
         self.held, self.last = obj.id, [obj.id]
+        self._move(obj.id, support="held")
+
+    def clear_top(self, obj: PerceivedObject) -> None:
+        """Whatever rests on obj is set aside first (topmost first)."""
+        for above in [o for o in self.scene() if o.support == obj.id and not o.inside]:
+            self.pick(above)
+            self.notes.append(f"moved {above.id} off {obj.id} first")
+            self.put_aside()
 
     def place(self, target: PerceivedObject) -> None:
+        assert self.held is not None
+        x, y, _ = target.position
+        self._move(self.held, support=target.id, xy=(x, y), inside=target.kind in CONTAINERS)
         self.emit("place", target=target.id)
         self.held = self.set_down = None
 
     def place_at(self, x: float, y: float) -> None:
+        if self.held is not None:
+            self._move(self.held, support="table", xy=(x, y))
         self.emit("place_at", x=round(x, 4), y=round(y, 4))
         self.held = self.set_down = None
 
     def put_aside(self) -> None:
         assert self.held is not None
         obj = self.obj(self.held)
-        x, y = free_spot(self.objects, obj, exclude={obj.id})
+        x, y = free_spot(self.scene(), obj, exclude={obj.id})
         self.notes.append(f"set {obj.id} down at x {x:.2f}, y {y:.2f}")
         self.place_at(x, y)
+
+    def _move(
+        self,
+        object_id: str,
+        *,
+        support: str,
+        xy: tuple[float, float] | None = None,
+        inside: bool = False,
+    ) -> None:
+        obj = self.obj(object_id)
+        position = obj.position if xy is None else (xy[0], xy[1], obj.position[2])
+        update = {"support": support, "position": position, "inside": inside}
+        self.moved[object_id] = obj.model_copy(update=update)
 
 
 def plan_offline(
@@ -193,7 +226,8 @@ def _themes(b: _Builder, clause: Clause, *, many: bool) -> list[PerceivedObject]
     found: list[PerceivedObject] = []
     for ref in refs:
         found += resolve(ref, b.objects, Role.THEME, allow_many=many)
-    return list({o.id: o for o in found}.values())
+    unique = list({o.id: o for o in found}.values())
+    return sorted(unique, key=lambda o: -o.position[2]) if len(unique) > 1 else unique
 
 
 def _dest(b: _Builder, clause: Clause) -> PerceivedObject:
@@ -226,14 +260,10 @@ def _put(b: _Builder, clause: Clause) -> None:
 def _put_beside(
     b: _Builder, themes: list[PerceivedObject], target: PerceivedObject, side: str
 ) -> None:
-    placed: list[tuple[PerceivedObject, tuple[float, float]]] = []
     for obj in themes:
-        wanted = beside(target, obj, side)
-        moved = [o.model_copy(update={"position": (x, y, o.position[2])}) for o, (x, y) in placed]
-        x, y = free_spot([*b.objects, *moved], obj, exclude={obj.id}, near=wanted)
         b.pick(obj)
+        x, y = free_spot(b.scene(), obj, exclude={obj.id}, near=beside(target, obj, side))
         b.place_at(x, y)
-        placed.append((obj, (x, y)))
     b.last = [o.id for o in themes]
 
 

@@ -175,6 +175,8 @@ def _related(
     if rel in ("left_of", "right_of"):
         sign = 1.0 if rel == "left_of" else -1.0
         return [o for o in found if any(sign * (o.position[1] - b.position[1]) > 0 for b in others)]
+    if rel == "under":
+        return [o for o in found if any(_rests_on(b, o) for b in others if b.id != o.id)]
     return [o for o in found if any(_rests_on(o, b) for b in others if b.id != o.id)]
 
 
@@ -219,7 +221,10 @@ _SUPERLATIVE: dict[str, tuple[Callable[[PerceivedObject], float], bool]] = {
     "farthest": (_reach, False),
     "top": (lambda o: o.position[2], False),
     "bottom": (lambda o: o.position[2], True),
+    "smallest": (lambda o: max(o.size), True),
+    "largest": (lambda o: max(o.size), False),
 }
+_TIE = {"smallest": 0.004, "largest": 0.004}  # sizes closer than this are the same size
 
 # word -> test for plurals ("the cubes on the left")
 _HALF: dict[str, Callable[[PerceivedObject], bool]] = {
@@ -240,7 +245,7 @@ def _by_position(
     if word == "middle":
         return _middle(found)
     key, lowest = _SUPERLATIVE[word]
-    return _best(found, key=key, lowest=lowest)
+    return _best(found, key=key, lowest=lowest, tie=_TIE.get(word, TIE_M))
 
 
 def _middle(found: list[PerceivedObject]) -> list[PerceivedObject]:
@@ -251,9 +256,13 @@ def _middle(found: list[PerceivedObject]) -> list[PerceivedObject]:
 
 
 def _best(
-    found: list[PerceivedObject], *, key: Callable[[PerceivedObject], float], lowest: bool
+    found: list[PerceivedObject],
+    *,
+    key: Callable[[PerceivedObject], float],
+    lowest: bool,
+    tie: float = TIE_M,
 ) -> list[PerceivedObject]:
     ordered = sorted(found, key=key, reverse=not lowest)
-    if len(ordered) >= 2 and abs(key(ordered[0]) - key(ordered[1])) < TIE_M:
+    if len(ordered) >= 2 and abs(key(ordered[0]) - key(ordered[1])) < tie:
         return ordered[:2]  # a tie stays ambiguous
     return ordered[:1]

@@ -147,6 +147,7 @@ def check_gripper_sequence(
 ) -> None:
     """Pick only with an empty gripper and only graspable things; place only what is held."""
     kinds = {o.id: o.kind for o in objects}
+    on_top = _stacked_on(objects)
     held = holding
     for n, step in enumerate(steps, start=1):
         where = f"step {n} ({step.skill.value})"
@@ -154,6 +155,14 @@ def check_gripper_sequence(
             target = str(step.args["object"])
             if held is not None:
                 raise Refusal("gripper_busy", f"{where}: the gripper already holds {held}")
+            blocking = sorted(on_top.get(target, set()))
+            if blocking:
+                raise Refusal(
+                    "object_underneath",
+                    f"{where}: {', '.join(blocking)} rests on {target}; move it off first",
+                )
+            for above in on_top.values():
+                above.discard(target)
             if kinds[target] not in GRASPABLE:
                 raise Refusal(
                     "not_graspable", f"{where}: {target} is a {kinds[target].value}, not graspable"
@@ -163,10 +172,22 @@ def check_gripper_sequence(
             if held is None:
                 raise Refusal("nothing_held", f"{where}: the gripper holds nothing to put down")
             if step.skill is SkillName.PLACE:
-                _check_place_target(where, str(step.args["target"]), held, kinds)
+                target = str(step.args["target"])
+                _check_place_target(where, target, held, kinds)
+                if kinds[target] not in CONTAINERS:
+                    on_top.setdefault(target, set()).add(held)
             held = None
         elif step.skill is SkillName.OPEN_GRIPPER:
             held = None
+
+
+def _stacked_on(objects: Sequence[PerceivedObject]) -> dict[str, set[str]]:
+    """id -> ids of the objects resting on it (not inside: a tray can be carried full)."""
+    above: dict[str, set[str]] = {}
+    for obj in objects:
+        if obj.support not in ("table", "floor", "held") and not obj.inside:
+            above.setdefault(obj.support, set()).add(obj.id)
+    return above
 
 
 def _check_place_target(where: str, target: str, held: str, kinds: dict[str, ObjectKind]) -> None:

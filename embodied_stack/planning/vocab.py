@@ -197,6 +197,10 @@ ENGLISH: dict[str, Entry] = {
     **_same(W.FILLER, "", "very", "much", "a lot", "cheers", "mate", "buddy", "pal", "friend"),
     **_same(W.FILLER, "", "dear", "sir", "um", "uh", "well", "go ahead and", "quick", "side"),
     **_same(W.SEP, "then", "but", "however", "and also", "before that"),
+    **_same(W.POS, "smallest", "small", "smaller", "smallest", "little", "tiny", "mini"),
+    **_same(W.POS, "largest", "big", "bigger", "biggest", "large", "larger", "largest", "huge"),
+    **_same(W.PREP, "under", "under", "below", "beneath", "underneath"),
+    **_same(W.FILLER, "", "first", "first,", "firstly", "start by", "begin by"),
     **_same(W.POS, "farthest", "forward", "forwards", "ahead", "away", "further back"),
     **_same(W.POS, "nearest", "backward", "backwards", "closer", "nearer", "toward me"),
     **_same(W.VERB, "slow", "set speed", "set the speed", "speed", "change speed", "velocity"),
@@ -218,7 +222,11 @@ CHINESE: dict[str, Entry] = {
     **_same(W.VERB, "close", "闭合", "合上", "夹紧", "合拢", "收紧"),
     **_same(W.VERB, "wait", "等", "等待", "等一下", "暂停", "停一下", "稍等"),
     **_same(W.VERB, "give", "递", "递给", "交给", "送给", "交到", "递到", "交"),
-    **_same(W.PREP, "to", "给"),  # 递给他 "hand to him", 给我拿 "fetch for me"
+    **_same(W.PREP, "to", "给"),
+    **_same(W.POS, "smallest", "小", "较小", "最小", "小的"),
+    **_same(W.POS, "largest", "大", "较大", "最大", "大的"),
+    **_same(W.POST, "under", "下面", "下边", "下方", "底下", "之下"),
+    **_same(W.FILLER, "", "先", "首先", "然后呢"),  # 递给他 "hand to him", 给我拿 "fetch for me"
     **_same(W.POS, "farthest", "向前", "往前", "前进"),
     **_same(W.POS, "nearest", "向后", "往后", "后退"),
     **_same(W.VERB, "slow", "速度", "调速"),

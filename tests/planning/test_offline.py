@@ -25,6 +25,11 @@ stacked:
     - {id: top, kind: cube, color: red, size: 0.04, on: base}
     - {id: ball, kind: ball, color: yellow, size: 0.02, xy: [0.40, -0.20]}
     - {id: bin, kind: tray, color: gray, size: [0.16, 0.16, 0.03], xy: [0.60, 0.25]}
+sizes:
+  objects:
+    - {id: big_cube, kind: cube, color: blue, size: 0.05, xy: [0.45, 0.10]}
+    - {id: small_cube, kind: cube, color: yellow, size: 0.03, on: big_cube}
+    - {id: tray, kind: tray, color: green, size: [0.18, 0.18, 0.03], xy: [0.60, -0.2]}
 row:
   objects:
     - {id: c1, kind: cube, color: blue, size: 0.04, xy: [0.45, 0.20]}

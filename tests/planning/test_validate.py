@@ -104,6 +104,21 @@ def test_ambiguous_model_reference_names_the_matches() -> None:
     assert "red_left" in refused.detail and "red_right" in refused.detail
 
 
+def test_nothing_is_picked_from_under_another_object() -> None:
+    stacked = perceived(load_suite(TASKS_PUBLIC).scenes["stacking"])
+    top = stacked[0].model_copy(update={"support": "green_cube"})
+    objects = [top, *stacked[1:]]
+    refused = refusal([{"skill": "pick", "args": {"object": "green_cube"}}], objects)
+    assert refused.rule == "object_underneath" and "red_cube" in refused.detail
+    stacking = [
+        {"skill": "pick", "args": {"object": "blue_cube"}},
+        {"skill": "place", "args": {"target": "green_cube"}},
+        {"skill": "pick", "args": {"object": "green_cube"}},
+    ]
+    refused = refusal(stacking, stacked)
+    assert refused.rule == "object_underneath" and "step 3" in refused.detail
+
+
 def test_too_many_steps() -> None:
     raw = [{"skill": "wait", "args": {"seconds": 0.1}}] * 5
     refused = refusal(raw, limits=PlanLimits(max_steps=4))
