@@ -1,7 +1,6 @@
 """The offline planner's grammar: tokens -> clauses -> roles.
 
-An instruction is split into clauses at sequence words ("then", "然后", ".")
-and at "and"/commas that start a new action. Each clause is read as noun
+An instruction is split into clauses (splitter.py); each clause is read as noun
 phrases, each with the preposition before it (English) or the locative after
 it (Chinese: 托盘里), and the phrases get roles: theme (what is moved),
 destination, source. Everything else (politeness, unknown words) is ignored.
@@ -13,11 +12,10 @@ from dataclasses import dataclass, field
 
 from embodied_stack.planning.lexer import Token
 from embodied_stack.planning.references import Reference, Relation
-from embodied_stack.planning.vocab import COLOR_BY_NAME, W
+from embodied_stack.planning.splitter import split_clauses
+from embodied_stack.planning.vocab import COLOR_BY_NAME, DEST_PREPS, NP_WORDS, W
 from embodied_stack.scene import ObjectKind
 
-NP_WORDS = frozenset({W.COLOR, W.KIND, W.POS, W.QUANT, W.PRON, W.PERSON, W.ID, W.MATCH})
-DEST_PREPS = frozenset({"in", "on", "to", "at", "near", "into", "onto"})
 # a put-like verb may also put a thing beside another ("to the left of the tray")
 BESIDE_PREPS = DEST_PREPS | {"left_of", "right_of", "nearest_to"}
 # "<position word> of/to/from X" relates the noun before it to X
@@ -71,60 +69,6 @@ class Clause:
     def references(self) -> list[Reference]:
         refs = [*self.themes, *([self.dest] if self.dest else [])]
         return refs + ([self.source] if self.source else [])
-
-
-# ---- splitting into clauses ---------------------------------------------------------------
-
-
-def split_clauses(tokens: list[Token]) -> list[list[Token]]:
-    content = [t for t in tokens if t.cls is not W.FILLER]
-    clauses: list[list[Token]] = [[]]
-    for i, tok in enumerate(content):
-        current = clauses[-1]
-        following = content[i + 1] if i + 1 < len(content) else None
-        if _starts_clause(tok, current, following, content[i - 1] if i else None):
-            clauses.append([])
-            if tok.cls in (W.SEP, W.AND, W.COMMA):
-                continue
-        clauses[-1].append(tok)
-    return [c for c in clauses if c]
-
-
-def _starts_clause(
-    tok: Token, current: list[Token], following: Token | None, previous: Token | None
-) -> bool:
-    if tok.cls is W.SEP:
-        return True
-    if tok.cls is W.COMMA:
-        if _inside_coordinates(previous, following):
-            return False
-        return following is None or following.cls in (W.VERB, W.SEP) or _has_dest(current)
-    if tok.cls is W.AND:
-        if following is not None and following.cls in (W.VERB, W.SEP):
-            return True
-        return following is not None and _has_dest(current)
-    if tok.cls is W.VERB:
-        # a second verb after a complete action starts the next one (拿起方块放到托盘里)
-        verbs = [t for t in current if t.cls is W.VERB]
-        return bool(verbs) and any(t.cls in NP_WORDS for t in current)
-    return False
-
-
-def _inside_coordinates(previous: Token | None, following: Token | None) -> bool:
-    before = previous is not None and previous.cls in (W.NUM, W.UNIT)
-    return before and following is not None and following.cls in (W.NUM, W.AXIS)
-
-
-def _has_dest(tokens: list[Token]) -> bool:
-    """The clause already has a destination phrase or an arrow with a noun after it."""
-    for i, tok in enumerate(tokens):
-        if tok.cls is W.POST:
-            return True
-        if (tok.cls is W.PREP and tok.value in DEST_PREPS) or tok.cls is W.ARROW:
-            nouns = [t for t in tokens[i + 1 :] if t.cls in NP_WORDS]
-            if nouns and nouns[0].cls is not W.POS:
-                return True
-    return False
 
 
 # ---- reading one clause -------------------------------------------------------------------

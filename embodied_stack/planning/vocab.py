@@ -311,3 +311,7 @@ COLOR_BY_NAME = {c.value: c for c in Color}
 # Words that mean more than one object although they do not end in -s.
 PLURAL_IRREGULAR = frozenset({"people", "persons", "both", "all", "everything", "them", "those"})
 PLURAL_IRREGULAR |= {"these", "everyone", "all of", "every", "each"}
+
+# Word classes that make up a noun phrase, and prepositions that mark a destination.
+NP_WORDS = frozenset({W.COLOR, W.KIND, W.POS, W.QUANT, W.PRON, W.PERSON, W.ID, W.MATCH})
+DEST_PREPS = frozenset({"in", "on", "to", "at", "near", "into", "onto"})
