@@ -105,10 +105,7 @@ class ConsoleNode(Node):
 
     def _settings(self) -> ConsoleSettings:
         p = self.get_parameter
-        keys = [
-            n for n, _, _ in PARAMETERS if n not in ("robot", "registry", "heartbeat_timeout_s")
-        ]
-        values = {k: p(k).value for k in keys if k not in ("audit_log_dir", "incident_dir")}
+        values = {name: p(name).value for name in ConsoleSettings.model_fields}
         values["allowed_origins"] = [o for o in values["allowed_origins"] if o]
         return ConsoleSettings.model_validate(values)
 

@@ -86,6 +86,7 @@ class LiveState:
         self._profile = profile
         self._chain = Chain(profile)
         self._last_beat: float | None = None
+        self._joints: JointStateSample | None = None
         self._frame: npt.NDArray[np.uint8] | None = None
         self._jpeg: bytes | None = None
 
@@ -110,21 +111,24 @@ class LiveState:
     # ---- inputs -------------------------------------------------------------------------
 
     def on_joints(self, sample: JointStateSample) -> None:
+        """Keep the sample; views (and the TCP by FK) are built only when someone looks."""
+        with self._lock:
+            self._joints = sample
+            watching = bool(self._listeners)
+        if watching:  # every sample goes out; a slow browser's outbox keeps the newest
+            joints, tcp = self._joint_views(sample)
+            self._push(UpdateKind.JOINTS, joints.model_dump(mode="json"))
+            if tcp is not None:
+                self._push(UpdateKind.TCP, tcp.model_dump(mode="json"))
+
+    def _joint_views(self, sample: JointStateSample) -> tuple[JointsView, TcpPose | None]:
         joints = JointsView(
             names=list(sample.names),
             positions=list(sample.positions),
             velocities=list(sample.velocities),
             stamp=sample.stamp,
         )
-        tcp = self._tcp(sample)
-        with self._lock:
-            self._snapshot.joints, self._snapshot.tcp = joints, tcp
-        # Every sample goes out; a slow browser's outbox keeps only the newest (hub.Outbox).
-        if not self._listeners:
-            return
-        self._push(UpdateKind.JOINTS, joints.model_dump(mode="json"))
-        if tcp is not None:
-            self._push(UpdateKind.TCP, tcp.model_dump(mode="json"))
+        return joints, self._tcp(sample)
 
     def _tcp(self, sample: JointStateSample) -> TcpPose | None:
         by_name = sample.as_dict()
@@ -228,5 +232,8 @@ class LiveState:
             snapshot = self._snapshot.model_copy(
                 update={"plans": list(self._plans.values()), "violations": list(self._violations)}
             )
+            sample = self._joints
+        if sample is not None:
+            snapshot.joints, snapshot.tcp = self._joint_views(sample)
         snapshot.heartbeat_age_s = self.heartbeat_age_s()
         return snapshot

@@ -56,7 +56,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSession]:
     workdir = tmp_path_factory.mktemp("stack")
     registry = write_registry(workdir / "operators.yaml", ROLES, ROLES, PASSWORDS)
     _every_plan_waits(registry)
-    overrides: dict[str, dict[str, Any]] = {n: {"registry": str(registry)} for n in AVAILABLE}
+    # Every node in one process on a shared 2-core machine: the 0.1 s heartbeat deadline
+    # is for a robot's computer, not for this; the console is what is under test here.
+    overrides: dict[str, dict[str, Any]] = {
+        n: {"registry": str(registry), "heartbeat_timeout_s": 0.5} for n in AVAILABLE
+    }
     overrides["console_node"].update(port=0, incident_dir=str(workdir / "incidents"))
     overrides["audit_node"]["incident_dir"] = str(workdir / "incidents")
     overrides["sim_node"].update(realtime=True)  # motion at the pace an operator sees
@@ -104,7 +108,7 @@ def pages(browser: Browser) -> Iterator[list[Page]]:
 
 
 def log_in(browser: Browser, pages: list[Any], stack: StackSession, name: str) -> Page:
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context = browser.new_context(viewport={"width": 1400, "height": 1300})
     pages.append(context)
     page = context.new_page()
     page.goto(console_url(stack) + "/")
@@ -118,7 +122,7 @@ def log_in(browser: Browser, pages: list[Any], stack: StackSession, name: str) -
 
 def shot(page: Page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
 
 
 def ensure_clear(browser: Browser, pages: list[Any], stack: StackSession) -> None:
@@ -163,8 +167,11 @@ def test_operator_instructs_approves_and_sees_the_task_complete(
     expect(page.locator("#motion-state")).to_have_text("executing", timeout=60_000)
     expect(page.locator("#motion-step")).to_contain_text(" of ")
     shot(page, "2-executing")
-    expect(page.locator("#motion-state")).to_have_text("done", timeout=MOTION_TIMEOUT_MS)
-    shot(page, "3-done")
+    finished = page.locator("#motion-state:text-matches('^(done|failed|aborted)$')")
+    finished.wait_for(timeout=MOTION_TIMEOUT_MS)
+    shot(page, "3-finished")
+    error = page.locator("#motion-error").inner_text()
+    assert page.locator("#motion-state").inner_text() == "done", f"motion ended: {error}"
 
 
 def test_estop_button_during_motion_stops_the_arm_and_an_officer_resets(
@@ -176,7 +183,7 @@ def test_estop_button_during_motion_stops_the_arm_and_an_officer_resets(
     instruct(page, "put the blue cube in the tray")
     page.click("#plan-approve")
     expect(page.locator("#motion-state")).to_have_text("executing", timeout=60_000)
-    page.wait_for_timeout(1500)  # let the arm get going
+    page.wait_for_timeout(300)  # let the arm get going
     page.click("#estop-button")
     expect(page.locator("#estop-state")).to_have_text("E-STOP ACTIVE", timeout=5_000)
     expect(page.locator("#safety-source")).to_have_text("console:otto")
