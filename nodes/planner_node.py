@@ -27,6 +27,7 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import String
 
 from embodied_stack.audit.registry import load_registry
+from embodied_stack.config import config_path
 from embodied_stack.errors import SchemaError, StackError
 from embodied_stack.planning.approvals import ApprovalBook, Outcome, registry_approvers
 from embodied_stack.planning.backend import PlannerBackend
@@ -38,6 +39,7 @@ from embodied_stack.planning.skills import PlanLimits
 from embodied_stack.planning.state import RobotState
 from embodied_stack.robot import load_robot
 from embodied_stack.safety.redlines import load_redlines
+from embodied_stack.scene import load_scene
 from embodied_stack.schemas import (
     Approval,
     AuditEventKind,
@@ -76,6 +78,7 @@ PARAMETERS: list[tuple[str, Any, Any]] = [
     ("llm.max_retries", 2, _describe("retries on transport errors", 0, 10)),
     ("approval_timeout_s", 120.0, _describe("no decision this long: rejected", 0.1, 86400.0)),
     ("max_steps", 40, _describe("longest plan accepted", 1, 500)),
+    ("scene", "", _describe("optional scene file: its keep-out boxes join the red lines")),
     ("perception_wait_s", 5.0, _describe("wait this long for a first scene", 0.0, 120.0)),
 ]
 
@@ -88,6 +91,9 @@ class PlannerNode(Node):
         p = self.get_parameter
         self.registry = load_registry(str(p("registry").value))
         self.redlines = load_redlines(str(p("redlines").value))
+        scene = str(p("scene").value)
+        if scene:
+            self.redlines = self.redlines.with_scene(load_scene(config_path(scene)))
         self.gripper_joints = set(load_robot(str(p("robot").value)).gripper.joints)
         self.limits = PlanLimits(max_steps=int(p("max_steps").value))
         self.backend = self._make_backend()
