@@ -19,6 +19,14 @@ from embodied_stack.camera import Intrinsics, deproject, project
 from embodied_stack.perception.colors import CLASS_COUNT, class_color, pixel_classes
 from embodied_stack.perception.detection import Detection
 from embodied_stack.perception.footprint import FloatArray
+from embodied_stack.perception.image_masks import (
+    box_of,
+    far_side_of_jumps,
+    grown,
+    near_person,
+    occluder_image,
+    touches,
+)
 from embodied_stack.perception.inputs import check_frame
 from embodied_stack.perception.people import person_from_points
 from embodied_stack.perception.shapes import Blob, Measured, ShapeParams, measure
@@ -28,11 +36,9 @@ from embodied_stack.schemas import PerceivedObject
 
 BoolArray = npt.NDArray[np.bool_]
 Excluder = Callable[[FloatArray], BoolArray]  # world points (N, 3) -> True: not an object
-OCCLUSION_RING = 2  # px around a blob searched for occluders
 EMPTY_PROBE_RADIUS = 2  # px: the patch looked at for an object that should be there
 EMPTY_MARGIN = 0.01  # m: seeing this far past an object's top means it is not there
 DEPTH_JUDGED = frozenset({ObjectKind.CUBE, ObjectKind.CYLINDER, ObjectKind.BALL})
-OCCLUSION_MIN_PIXELS = 3
 
 
 class DetectorConfig(BaseModel):
@@ -100,11 +106,11 @@ class Detector:
             arm = exclude(points)
         people, set_aside = self._people_and_arm(points, rows, cols, depth_ok, arm)
         table_value = self._table_value(rgb_ok, z, valid)
-        occluders = _occluder_image(z.shape, rows[set_aside], cols[set_aside])
+        occluders = occluder_image(z.shape, rows[set_aside], cols[set_aside])
         self._last_view = (depth_ok, occluders)
         blobs = self._blobs(rgb_ok, depth_ok, points, rows, cols, ~set_aside, table_value)
         for blob in blobs:
-            blob.occluded = _touches(blob.uv, occluders)
+            blob.occluded = touches(blob.uv, occluders)
         measured: list[Measured] = []
         for blob in blobs:
             measured += measure(blob, cfg.shape)
@@ -168,12 +174,14 @@ class Detector:
                 continue
             if not np.any(arm) and base_dist[members].min() < cfg.arm_reach_radius:
                 continue  # no joint state: a tall blob reaching the robot base is the arm
-            person = person_from_points(points[members], self._camera_xy, _box(rows, cols, members))
+            person = person_from_points(
+                points[members], self._camera_xy, box_of(rows, cols, members)
+            )
             people.append(person)
             person_seed[members] = True
-            set_aside |= _near_person(points, person, cfg.person_margin)
+            set_aside |= near_person(points, person, cfg.person_margin)
         if people:  # the rest of each body: whatever joins it without a depth jump
-            set_aside |= _grown(person_seed, ~set_aside, rows, cols, depth, cfg.depth_jump)
+            set_aside |= grown(person_seed, ~set_aside, rows, cols, depth, cfg.depth_jump)
         return people, set_aside
 
     # ---- colour blobs -------------------------------------------------------------------
@@ -207,7 +215,7 @@ class Detector:
         v0, v1, u0, u1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
         label_image = np.full((v1 - v0, u1 - u0), 255, dtype=np.uint8)
         label_image[rows - v0, cols - u0] = classes
-        cut = _far_side_of_jumps(depth[v0:v1, u0:u1], self.config.depth_jump)
+        cut = far_side_of_jumps(depth[v0:v1, u0:u1], self.config.depth_jump)
         label_image[cut] = 255
         pitch_scale = 1.0 / self.intr.fy
         blobs: list[Blob] = []
@@ -234,78 +242,3 @@ class Detector:
                 blob.table_value = table_value
                 blobs.append(blob)
         return blobs
-
-
-def _occluder_image(
-    shape: tuple[int, ...], rows: npt.NDArray[np.intp], cols: npt.NDArray[np.intp]
-) -> npt.NDArray[np.uint8]:
-    """What can hide an object: the arm, people (set-aside pixels) and the image border."""
-    image = np.zeros(shape, dtype=np.uint8)
-    image[rows, cols] = 1
-    image[[0, -1], :] = 1
-    image[:, [0, -1]] = 1
-    return image
-
-
-def _touches(uv: npt.NDArray[np.int32], occluders: npt.NDArray[np.uint8]) -> bool:
-    """Whether occluder pixels lie within OCCLUSION_RING pixels of the blob."""
-    ring = OCCLUSION_RING
-    u0, v0 = max(int(uv[:, 0].min()) - ring, 0), max(int(uv[:, 1].min()) - ring, 0)
-    u1 = min(int(uv[:, 0].max()) + ring + 1, occluders.shape[1])
-    v1 = min(int(uv[:, 1].max()) + ring + 1, occluders.shape[0])
-    mask = np.zeros((v1 - v0, u1 - u0), dtype=np.uint8)
-    mask[uv[:, 1] - v0, uv[:, 0] - u0] = 1
-    grown = cv2.dilate(mask, np.ones((2 * ring + 1, 2 * ring + 1), np.uint8))
-    near = (grown > 0) & (mask == 0) & (occluders[v0:v1, u0:u1] > 0)
-    return int(np.count_nonzero(near)) >= OCCLUSION_MIN_PIXELS
-
-
-def _far_side_of_jumps(depth: npt.NDArray[np.float32], jump: float) -> BoolArray:
-    """Pixels just behind a depth edge (the occluded side), so blobs split there."""
-    d = np.where(np.isfinite(depth) & (depth > 0), depth, np.float32(1e3))
-    cut = np.zeros(d.shape, dtype=bool)
-    dx = d[:, 1:] - d[:, :-1]
-    cut[:, 1:] |= dx > jump
-    cut[:, :-1] |= dx < -jump
-    dy = d[1:, :] - d[:-1, :]
-    cut[1:, :] |= dy > jump
-    cut[:-1, :] |= dy < -jump
-    return cut
-
-
-def _grown(
-    seed: BoolArray,
-    keep: BoolArray,
-    rows: npt.NDArray[np.intp],
-    cols: npt.NDArray[np.intp],
-    depth: npt.NDArray[np.float32],
-    jump: float,
-) -> BoolArray:
-    """Points of `keep` joined to `seed` in the image without crossing a depth jump."""
-    members = seed | keep
-    image = np.zeros(depth.shape, dtype=np.uint8)
-    image[rows[members], cols[members]] = 1
-    image[_far_side_of_jumps(depth, jump)] = 0
-    _count, labels = cv2.connectedComponents(image, connectivity=8)
-    point_labels = labels[rows, cols]
-    seeded = np.unique(point_labels[seed])
-    grown: BoolArray = np.isin(point_labels, seeded[seeded > 0]) & keep
-    return grown
-
-
-def _box(
-    rows: npt.NDArray[np.intp], cols: npt.NDArray[np.intp], members: npt.NDArray[np.intp]
-) -> tuple[int, int, int, int]:
-    r, c = rows[members], cols[members]
-    return int(c.min()), int(r.min()), int(c.max()) + 1, int(r.max()) + 1
-
-
-def _near_person(points: FloatArray, person: Detection, margin: float) -> BoolArray:
-    c, s = np.cos(person.yaw), np.sin(person.yaw)
-    dx = points[:, 0] - person.position[0]
-    dy = points[:, 1] - person.position[1]
-    along, across = dx * c + dy * s, -dx * s + dy * c
-    inside: BoolArray = (np.abs(along) < person.size[0] / 2 + margin) & (
-        np.abs(across) < person.size[1] / 2 + margin
-    )
-    return inside
