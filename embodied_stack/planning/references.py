@@ -92,7 +92,7 @@ def resolve(
         raise Refusal(
             "ambiguous_reference",
             f"{_quoted(ref)} could be {len(found)} objects: {describe_objects(found)}; "
-            "please say which one (for example by colour, or 'on the left')",
+            f"please say which one, {_hint(ref, found)}",
         )
     return found
 
@@ -106,6 +106,18 @@ def resolve_one(ref: Reference, objects: Sequence[PerceivedObject], role: Role) 
             "where one is needed",
         )
     return found[0]
+
+
+def _hint(ref: Reference, found: list[PerceivedObject]) -> str:
+    """A way to tell the matches apart: their colours if they differ, else left / right."""
+    colours = {o.color for o in found}
+    if len(colours) == len(found) and None not in colours:
+        named = [f"'the {o.color.value} {o.kind.value}'" for o in found if o.color is not None]
+        return "for example " + " or ".join(named)
+    ordered = sorted(found, key=lambda o: o.position[1])
+    right, left = ordered[0], ordered[-1]
+    words = ref.describe()
+    return f"for example '{words} on the left' ({left.id}) or '{words} on the right' ({right.id})"
 
 
 def _quoted(ref: Reference) -> str:
