@@ -25,10 +25,11 @@ from std_msgs.msg import Bool, Float64, Header, String
 from trajectory_msgs.msg import JointTrajectory
 
 from embodied_stack.config import config_path, load_yaml
+from embodied_stack.control import reports
 from embodied_stack.control.context import SkillContext
 from embodied_stack.control.executor import Command, PlanExecutor, SendGripper, SendTrajectory
 from embodied_stack.control.guard import SafetyGuard
-from embodied_stack.control.world import WorldModel, arm_positions, gripper_opening
+from embodied_stack.control.world import world_from_state
 from embodied_stack.errors import ConfigError, SchemaError
 from embodied_stack.motion_types import JointStateSample, JointTrajectoryCommand
 from embodied_stack.nodes import qos
@@ -218,7 +219,8 @@ class MotionNode(Node):
                 self._refuse(plan, refusal)
                 return
             assert self._joints is not None
-            executor = PlanExecutor(plan, self._world(self._joints), self.ctx, gate=self.gate)
+            world = world_from_state(self._joints, self._objects, self.profile)
+            executor = PlanExecutor(plan, world, self.ctx, gate=self.gate)
             if executor.finished:  # rejected before moving
                 self.plan_executor = executor
                 self._after_tick()
@@ -239,39 +241,18 @@ class MotionNode(Node):
 
     def _refuse(self, plan: Plan, reason: str) -> None:
         self.plan_executor = None
-        self._publish_status(
-            MotionStatus(
-                plan_id=plan.plan_id,
-                state=MotionState.FAILED,
-                step_count=len(plan.steps),
-                error=reason,
-                stamp=self._now(),
-            )
-        )
-
-    def _world(self, joints: JointStateSample) -> WorldModel:
-        opening = gripper_opening(joints, self.profile)
-        return WorldModel(
-            joints=arm_positions(joints, self.profile),
-            gripper_opening=self.profile.gripper.max_opening if opening is None else opening,
-            objects={o.id: o for o in self._objects},
-        )
+        self._publish_status(reports.refused(plan, reason, self._now()))
 
     def _audit_start(self, plan: Plan) -> bool:
-        actor = plan.approved_by or NAME
-        payload = {
-            "plan_id": plan.plan_id,
-            "steps": [s.model_dump(mode="json") for s in plan.steps],
-        }
-        kind = AuditEventKind.MOTION_START
-        if not self._durable:
-            self._audit.emit(
-                kind, actor, payload, model=plan.provenance, ai_generated=plan.ai_generated
-            )
-            return True
-        return self._audit.emit_durable(
-            kind, actor, payload, model=plan.provenance, ai_generated=plan.ai_generated
+        emit = self._audit.emit_durable if self._durable else self._audit.emit
+        sent = emit(
+            AuditEventKind.MOTION_START,
+            plan.approved_by or NAME,
+            reports.motion_start_payload(plan),
+            model=plan.provenance,
+            ai_generated=plan.ai_generated,
         )
+        return sent is not False
 
     # ---- execution --------------------------------------------------------------------
 
@@ -319,27 +300,14 @@ class MotionNode(Node):
         executor = self.plan_executor
         assert executor is not None
         status = executor.status(self._now())
-        changed = self._last_status is None or (
-            status.model_copy(update={"stamp": 0.0})
-            != self._last_status.model_copy(update={"stamp": 0.0})
-        )
-        if not changed:
+        if not reports.changed(status, self._last_status):
             return
         self._publish_status(status)
         if executor.violations:
-            payload = {
-                "plan_id": status.plan_id,
-                "violations": [v.model_dump(mode="json") for v in executor.violations],
-            }
+            payload = reports.violations_payload(status.plan_id, executor.violations)
             self._audit.emit(AuditEventKind.VIOLATION, NAME, payload)
         if executor.finished:
-            payload = {
-                "plan_id": status.plan_id,
-                "state": status.state.value,
-                "error": status.error,
-                "step_index": status.step_index,
-            }
-            self._audit.emit(AuditEventKind.MOTION_END, NAME, payload)
+            self._audit.emit(AuditEventKind.MOTION_END, NAME, reports.motion_end_payload(status))
 
     def _republish(self) -> None:
         with self._lock:

@@ -22,7 +22,7 @@ from embodied_stack.control.executor import (
     TrajectoryGate,
 )
 from embodied_stack.control.truth import perceived_objects
-from embodied_stack.control.world import WorldModel, arm_positions, gripper_opening
+from embodied_stack.control.world import WorldModel, world_from_state
 from embodied_stack.schemas import (
     MotionStatus,
     PerceivedObject,
@@ -59,15 +59,8 @@ def operator_plan(steps: list[tuple[str, dict[str, float | str]]]) -> Plan:
 
 
 def world_from_sim(sim: SimWorld) -> tuple[WorldModel, list[PerceivedObject]]:
-    joints = sim.joint_state()
     objects = perceived_objects(sim.ground_truth(), sim.scene)
-    opening = gripper_opening(joints, sim.robot)
-    world = WorldModel(
-        joints=arm_positions(joints, sim.robot),
-        gripper_opening=sim.robot.gripper.max_opening if opening is None else opening,
-        objects={o.id: o for o in objects},
-    )
-    return world, objects
+    return world_from_state(sim.joint_state(), objects, sim.robot), objects
 
 
 def run_plan(

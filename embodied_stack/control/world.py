@@ -84,3 +84,15 @@ def grip_width(obj: PerceivedObject) -> float:
     if obj.kind is ObjectKind.KNIFE:
         return obj.size[1]
     return min(obj.size[0], obj.size[1])
+
+
+def world_from_state(
+    joints: JointStateSample, objects: list[PerceivedObject], profile: RobotProfile
+) -> WorldModel:
+    """A fresh world: measured joints and fingers (open when unmeasured), perceived objects."""
+    opening = gripper_opening(joints, profile)
+    return WorldModel(
+        joints=arm_positions(joints, profile),
+        gripper_opening=profile.gripper.max_opening if opening is None else opening,
+        objects={o.id: o for o in objects},
+    )

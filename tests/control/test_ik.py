@@ -56,7 +56,8 @@ def test_a_nearby_seed_gives_the_nearby_solution(
     seed = np.clip(q + np.array(nudge), chain.lower, chain.upper)
     result = IkSolver(chain).solve(chain.tcp(q), seed, restarts=0)
     assert result.ok, result.reason
-    assert float(np.max(np.abs(result.q - q))) < 0.3
+    # the limit push may slide along the self-motion, but a flip would be ~pi
+    assert float(np.max(np.abs(result.q - q))) < 0.6
     assert chain.within_limits(result.q)
 
 

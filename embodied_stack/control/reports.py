@@ -1,0 +1,46 @@
+"""What the motion node says about a plan: audit payloads and status changes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from embodied_stack.schemas import MotionState, MotionStatus, Plan, Violation
+
+
+def motion_start_payload(plan: Plan) -> dict[str, Any]:
+    return {
+        "plan_id": plan.plan_id,
+        "instruction": plan.instruction,
+        "steps": [s.model_dump(mode="json") for s in plan.steps],
+    }
+
+
+def motion_end_payload(status: MotionStatus) -> dict[str, Any]:
+    return {
+        "plan_id": status.plan_id,
+        "state": status.state.value,
+        "error": status.error,
+        "step_index": status.step_index,
+    }
+
+
+def violations_payload(plan_id: str | None, violations: list[Violation]) -> dict[str, Any]:
+    return {"plan_id": plan_id, "violations": [v.model_dump(mode="json") for v in violations]}
+
+
+def refused(plan: Plan, reason: str, stamp: float) -> MotionStatus:
+    """Status of a plan that never started."""
+    return MotionStatus(
+        plan_id=plan.plan_id,
+        state=MotionState.FAILED,
+        step_count=len(plan.steps),
+        error=reason,
+        stamp=stamp,
+    )
+
+
+def changed(new: MotionStatus, old: MotionStatus | None) -> bool:
+    """A status worth publishing: anything but the stamp differs."""
+    return old is None or new.model_copy(update={"stamp": 0.0}) != old.model_copy(
+        update={"stamp": 0.0}
+    )
