@@ -29,6 +29,7 @@ from embodied_stack.control import reports
 from embodied_stack.control.context import SkillContext
 from embodied_stack.control.executor import Command, PlanExecutor, SendGripper, SendTrajectory
 from embodied_stack.control.guard import SafetyGuard
+from embodied_stack.control.jog import JogController, JogSettings
 from embodied_stack.control.world import world_from_state
 from embodied_stack.errors import ConfigError, SchemaError
 from embodied_stack.motion_types import JointStateSample, JointTrajectoryCommand
@@ -46,6 +47,7 @@ from embodied_stack.safety.monitor import RuntimeMonitor
 from embodied_stack.safety.redlines import load_redlines
 from embodied_stack.schemas import (
     AuditEventKind,
+    JogCommand,
     MotionState,
     MotionStatus,
     ObjectsMessage,
@@ -76,6 +78,8 @@ PARAMETERS: list[tuple[str, Any, Any]] = [
     ("max_speed_scale", 1.0, _describe("fraction of the red-line speeds used at most", 0.01, 1.0)),
     ("audit_durable", True, _describe("start a plan only once motion_start is on disk")),
     ("monitor_hz", 30.0, _describe("measured-state red-line checks per second", 1.0, 1000.0)),
+    ("jog_speed", 0.05, _describe("TCP speed of jogging, m/s", 0.005, 0.25)),
+    ("jog_deadman_s", 0.3, _describe("a jog not refreshed this long stops", 0.05, 2.0)),
     ("watchdog_hz", 200.0, _describe("heartbeat checks per second (wall clock)", 10.0, 2000.0)),
     ("status_period_s", 0.5, _describe("motion/status republished this often", 0.05, 10.0)),
 ]
@@ -149,6 +153,15 @@ class MotionNode(Node):
             String, "perception/objects", self._on_objects, qos.STATE, callback_group=work
         )
         self.create_timer(float(p("status_period_s").value), self._republish, callback_group=work)
+        jog = JogSettings(
+            speed=float(p("jog_speed").value), deadman_s=float(p("jog_deadman_s").value)
+        )
+        self.jog = JogController(self.ctx, jog, gate=self.gate)
+        self.create_subscription(
+            String, "teleop/jog", self._on_jog, qos.COMMAND, callback_group=work
+        )
+        steady = Clock(clock_type=ClockType.STEADY_TIME)
+        self.create_timer(jog.deadman_s / 3, self._jog_tick, callback_group=work, clock=steady)
 
     # ---- safety -----------------------------------------------------------------------
 
@@ -171,6 +184,7 @@ class MotionNode(Node):
     def _abort(self, reason: str) -> None:
         self.get_logger().warning(reason)
         with self._lock:
+            self.jog.stop()  # the hold went out already
             if self.plan_executor is not None and not self.plan_executor.finished:
                 self.plan_executor.abort(reason)
                 self._after_tick()
@@ -211,6 +225,7 @@ class MotionNode(Node):
             return
         self._seen_plans.add(plan.plan_id)
         with self._lock:
+            self._send(self.jog.stop())
             if self.plan_executor is not None and not self.plan_executor.finished:
                 self._send([*self.plan_executor.abort(f"superseded by plan {plan.plan_id}")])
                 self._after_tick()
@@ -253,6 +268,32 @@ class MotionNode(Node):
             ai_generated=plan.ai_generated,
         )
         return sent is not False
+
+    # ---- jog --------------------------------------------------------------------------
+
+    def _on_jog(self, msg: String) -> None:
+        try:
+            jog = json_from_ros(JogCommand, msg)
+        except SchemaError as exc:
+            self.get_logger().warning(f"ignoring teleop/jog: {exc}")
+            return
+        with self._lock:
+            busy = self.plan_executor is not None and not self.plan_executor.finished
+            refusal = "a plan is executing" if busy else self._start_refusal()
+            if refusal is not None or self._joints is None:
+                self._send(self.jog.stop())
+                if jog.direction != 0:
+                    self.get_logger().warning(f"jog refused: {refusal}")
+                return
+            world = world_from_state(self._joints, self._objects, self.profile)
+            self._send(self.jog.on_jog(jog, time.monotonic(), world))
+
+    def _jog_tick(self) -> None:
+        with self._lock:
+            if not self.jog.active or self._joints is None:
+                return
+            world = world_from_state(self._joints, self._objects, self.profile)
+            self._send(self.jog.on_tick(time.monotonic(), world))
 
     # ---- execution --------------------------------------------------------------------
 

@@ -31,6 +31,8 @@ from embodied_stack.scene import load_scene
 from embodied_stack.schemas import (
     AuditEvent,
     GroundTruth,
+    JogAxis,
+    JogCommand,
     MotionState,
     MotionStatus,
     ObjectsMessage,
@@ -305,3 +307,29 @@ def test_stale_heartbeat_aborts_and_no_plan_starts_without_one(
     probe.beating.set()  # heartbeats back: the aborted plan stays aborted
     time.sleep(1.0)
     assert probe.status_of(plan.plan_id).state is MotionState.ABORTED  # type: ignore[union-attr]
+
+
+def test_jog_moves_while_refreshed_and_never_during_an_estop(rig: tuple[MotionNode, Probe]) -> None:
+    _motion, probe = rig
+    jog_pub = probe.node.create_publisher(String, "teleop/jog", qos.COMMAND)
+
+    def hold_jog(seconds: float, direction: int) -> None:
+        for seq in range(round(seconds / 0.05)):
+            command = JogCommand(operator="alice", axis=JogAxis.Z, direction=direction, seq=seq)  # type: ignore[arg-type]
+            jog_pub.publish(json_to_ros(command))
+            time.sleep(0.05)
+
+    ready(probe)
+    start = probe.tcp()
+    hold_jog(1.5, -1)
+    assert wait_until(lambda: start[2] - probe.tcp()[2] > 0.01)
+    time.sleep(1.0)  # released by silence: the deadman stops it
+    stopped = probe.tcp()
+    time.sleep(1.0)
+    assert np.linalg.norm(probe.tcp() - stopped) < 0.005
+    probe.pubs["estop"].publish(Bool(data=True))
+    time.sleep(0.3)
+    sent = len(probe.trajectories)
+    hold_jog(1.0, -1)
+    assert len(probe.trajectories) == sent  # nothing goes out while stopped
+    assert np.linalg.norm(probe.tcp() - stopped) < 0.005
