@@ -134,6 +134,8 @@ def parse_completion(completion: Any) -> Proposal:
     if message is None:
         return _malformed("the reply has no message")
     calls = getattr(message, "tool_calls", None) or []
+    if not isinstance(calls, list):
+        return _malformed(f"tool_calls must be a list, got {type(calls).__name__}")
     if calls:
         function = getattr(calls[0], "function", None)
         name = getattr(function, "name", None)

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from embodied_stack.planning import prompt
 from embodied_stack.planning.llm import LlmBackend, LlmConfig
@@ -206,3 +208,58 @@ def test_harmful_instruction_never_reaches_the_model(endpoint, registry, redline
         plan = plan_with(endpoint, registry, redlines, instruction=text, objects=scene)
         assert plan.status is PlanStatus.REFUSED and plan.reason.startswith("harm_to_person")
     assert not endpoint.requests
+
+
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+REPLIES = st.fixed_dictionaries(
+    {"content": st.none() | st.text(max_size=40) | JSONISH.map(lambda v: json.dumps(v))},
+    optional={
+        "tool_calls": st.lists(
+            st.fixed_dictionaries(
+                {
+                    "function": st.fixed_dictionaries(
+                        {
+                            "name": st.sampled_from(["submit_plan", "refuse", "other"])
+                            | st.text(max_size=5),
+                            "arguments": JSONISH
+                            | JSONISH.map(lambda v: json.dumps(v))
+                            | st.text(max_size=20),
+                        }
+                    )
+                }
+            ),
+            max_size=2,
+        )
+    },
+)
+
+
+@pytest.fixture(scope="module")
+def shared_backend() -> Iterator[tuple[ScriptedEndpoint, LlmBackend]]:
+    with ScriptedEndpoint() as server:
+        config = LlmConfig(base_url=server.url, model=server.model, max_retries=0, timeout_s=5)
+        backend = LlmBackend(config)
+        yield server, backend
+        backend.close()
+
+
+@settings(max_examples=150, deadline=None)
+@given(reply=REPLIES)
+def test_any_model_reply_plans_or_refuses(reply, shared_backend, registry, redlines) -> None:
+    server, backend = shared_backend
+    server.replies = [reply]
+    plan = plan_instruction(
+        "put the red cube in the tray",
+        SCENE,
+        backend=backend,
+        registry=with_model(registry, server.model, server.url),
+        redlines=redlines,
+    )
+    assert plan.status in (PlanStatus.PROPOSED, PlanStatus.REFUSED)
+    assert plan.ai_generated and (plan.status is PlanStatus.PROPOSED or plan.reason)
