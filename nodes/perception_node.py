@@ -12,6 +12,7 @@ nothing.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from typing import Any
 
 import rclpy
@@ -45,6 +46,7 @@ from embodied_stack.schemas import ObjectsMessage
 
 NAME = "perception_node"
 PAIR_BUFFER = 4  # frames of one stream kept while waiting for the other
+JOINT_HISTORY = 256  # joint states kept to find the one taken with each image
 
 
 def _describe(text: str, low: float | None = None, high: float | None = None) -> Any:
@@ -62,6 +64,11 @@ PARAMETERS: list[tuple[str, Any, Any]] = [
     ("forget_after_s", 60.0, _describe("unseen this long: dropped", 0.1, 3600.0)),
     ("match_distance", 0.10, _describe("m an object may move between frames", 0.005, 1.0)),
     ("use_joint_states", True, _describe("mask the arm out and track the held object")),
+    (
+        "joint_state_tolerance_s",
+        0.03,
+        _describe("joint state this close to an image's stamp, else skip it", 0.0, 1.0),
+    ),
     ("annotate", True, _describe("publish perception/annotated")),
 ]
 
@@ -87,7 +94,8 @@ class PerceptionNode(Node):
         self.arm = ArmModel(load_robot(str(p("robot").value)))
         self._use_joints = bool(p("use_joint_states").value)
         self._annotate = bool(p("annotate").value)
-        self._joints_seen = False
+        self._joints: deque[tuple[float, dict[str, float]]] = deque(maxlen=JOINT_HISTORY)
+        self._joint_tolerance = float(p("joint_state_tolerance_s").value)
         self._detector: Detector | None = None
         self._colour: dict[float, Image] = {}
         self._depth: dict[float, Image] = {}
@@ -114,6 +122,7 @@ class PerceptionNode(Node):
             self.create_subscription(JointState, "joint_states", self._on_joints, qos.STATE)
         self.frames = 0  # frames published (for tests and diagnostics)
         self.rejected = 0  # frames refused as bad input
+        self.skipped = 0  # frames without a joint state to mask the arm with
 
     # ---- inputs ---------------------------------------------------------------------------
 
@@ -133,8 +142,16 @@ class PerceptionNode(Node):
             self.get_logger().error(f"joint_states ignored: {exc}", throttle_duration_sec=5.0)
             return
         with self._arm_lock:
-            self.arm.set_joints(dict(zip(sample.names, sample.positions, strict=True)))
-            self._joints_seen = True
+            positions = dict(zip(sample.names, sample.positions, strict=True))
+            self._joints.append((sample.stamp, positions))
+
+    def _joints_at(self, stamp: float) -> dict[str, float] | None:
+        """The joint state nearest the image's stamp, if one is close enough to trust."""
+        with self._arm_lock:
+            if not self._joints:
+                return None
+            best_stamp, positions = min(self._joints, key=lambda item: abs(item[0] - stamp))
+        return positions if abs(best_stamp - stamp) <= self._joint_tolerance else None
 
     def _on_colour(self, msg: Image) -> None:
         self._colour[time_from_ros(msg.header.stamp)] = msg
@@ -168,12 +185,16 @@ class PerceptionNode(Node):
         try:
             rgb = image_from_ros(colour)
             metres = depth_from_ros(depth)
-            with self._arm_lock:
-                use_arm = self._use_joints and self._joints_seen
-                exclude = self.arm.contains if use_arm else None
-                if use_arm:
-                    self.tracker.set_gripper(self.arm.tcp(), self.arm.grasping())
-                detections = self._detector.detect(rgb, metres, exclude=exclude)
+            exclude = None
+            if self._use_joints:
+                positions = self._joints_at(stamp)
+                if positions is None:  # the arm's pose at this instant is unknown
+                    self._skip(f"no joint state within {self._joint_tolerance} s of {stamp:.3f}")
+                    return
+                self.arm.set_joints(positions)
+                self.tracker.set_gripper(self.arm.tcp(), self.arm.grasping())
+                exclude = self.arm.contains
+            detections = self._detector.detect(rgb, metres, exclude=exclude)
         except (ValueError, StackError) as exc:
             self._reject(str(exc))
             return
@@ -185,6 +206,10 @@ class PerceptionNode(Node):
             drawn = annotate(rgb, objects, self._detector.intr, self.pose)
             self._annotated_pub.publish(image_to_ros(drawn, stamp, colour.header.frame_id))
         self.frames += 1
+
+    def _skip(self, reason: str) -> None:
+        self.skipped += 1
+        self.get_logger().warning(f"frame skipped: {reason}", throttle_duration_sec=2.0)
 
     def _reject(self, reason: str) -> None:
         self.rejected += 1

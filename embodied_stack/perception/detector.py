@@ -36,6 +36,8 @@ from embodied_stack.schemas import PerceivedObject
 
 BoolArray = npt.NDArray[np.bool_]
 Excluder = Callable[[FloatArray], BoolArray]  # world points (N, 3) -> True: not an object
+PERSON_IMAGE_SHARE = 0.003  # of the image: smaller tall blobs are not people
+PERSON_MIN_RISE = 0.2  # m of height seen above tall_z: a person, not an arm fragment
 EMPTY_PROBE_RADIUS = 2  # px: the patch looked at for an object that should be there
 EMPTY_MARGIN = 0.01  # m: seeing this far past an object's top means it is not there
 DEPTH_JUDGED = frozenset({ObjectKind.CUBE, ObjectKind.CYLINDER, ObjectKind.BALL})
@@ -170,7 +172,8 @@ class Detector:
         person_seed = np.zeros(len(points), dtype=bool)
         for label in range(1, count):
             members = tall_index[tall_labels == label]
-            if len(members) < cfg.min_person_pixels:
+            at_border = _at_border(rows[members], cols[members], self.intr)
+            if not self._person_sized(points[members], at_border):
                 continue
             if not np.any(arm) and base_dist[members].min() < cfg.arm_reach_radius:
                 continue  # no joint state: a tall blob reaching the robot base is the arm
@@ -183,6 +186,18 @@ class Detector:
         if people:  # the rest of each body: whatever joins it without a depth jump
             set_aside |= grown(person_seed, ~set_aside, rows, cols, depth, cfg.depth_jump)
         return people, set_aside
+
+    def _person_sized(self, points: FloatArray, at_border: bool) -> bool:
+        """Big in the image and standing tall (arm fragments are neither), or a
+        fair piece of someone cut off by the image border."""
+        if len(points) < self.config.min_person_pixels:
+            return False
+        if at_border:
+            return True
+        area = self.intr.width * self.intr.height
+        z = points[:, 2]
+        rise = float(np.percentile(z, 98) - np.percentile(z, 2))
+        return len(points) >= PERSON_IMAGE_SHARE * area and rise >= PERSON_MIN_RISE
 
     # ---- colour blobs -------------------------------------------------------------------
 
@@ -242,3 +257,14 @@ class Detector:
                 blob.table_value = table_value
                 blobs.append(blob)
         return blobs
+
+
+def _at_border(rows: npt.NDArray[np.intp], cols: npt.NDArray[np.intp], intr: Intrinsics) -> bool:
+    """Whether pixels reach the image border (something partly out of view)."""
+    edge = 2
+    return bool(
+        rows.min() < edge
+        or cols.min() < edge
+        or rows.max() >= intr.height - edge
+        or cols.max() >= intr.width - edge
+    )

@@ -17,6 +17,7 @@ import rclpy
 from rclpy.context import Context
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import String
 from visualization_msgs.msg import MarkerArray
@@ -145,7 +146,8 @@ def test_bad_frames_are_logged_and_publish_nothing() -> None:
         watcher.append(make_watcher(context))
         return watcher[0].node
 
-    with running(lambda c: PerceptionNode(context=c), probe) as nodes:
+    no_arm = [Parameter("use_joint_states", value=False)]  # images only, no robot here
+    with running(lambda c: PerceptionNode(context=c, parameter_overrides=no_arm), probe) as nodes:
         perception, w = nodes[0], watcher[0]
         assert isinstance(perception, PerceptionNode)
         pubs = {
