@@ -119,12 +119,18 @@ class PlannerNode(Node):
         self.create_subscription(String, "perception/objects", self._on_objects, qos.STATE)
         self.create_subscription(JointState, "joint_states", self._on_joints, qos.STATE)
         self.create_timer(0.1, self._expire, callback_group=inputs)
+        self._closing = threading.Event()
         self._worker = threading.Thread(target=self._work, name="planner_worker", daemon=True)
         self._worker.start()
+        info = self.backend.info
         self.get_logger().info(
-            f"planning with {self.backend.info.model} at {self.backend.info.endpoint}; "
-            f"approval needed from tier {tier.name}"
+            f"planning with {info.model} at {info.endpoint}; approval needed from tier {tier.name}"
         )
+        if not self.registry.model_allowed(info.model, info.endpoint):
+            self.get_logger().error(
+                f"model {info.model} at {info.endpoint} is not in the registry: "
+                "every instruction will be refused"
+            )
 
     def _make_backend(self) -> PlannerBackend:
         p = self.get_parameter
@@ -212,6 +218,8 @@ class PlannerNode(Node):
             redlines=self.redlines,
             limits=self.limits,
         )
+        if self._closing.is_set():
+            return  # shutting down while a model answered: nothing to publish on
         model = plan.provenance
         if plan.status is PlanStatus.REFUSED:
             self._plan_pub.publish(json_to_ros(plan))
@@ -238,6 +246,7 @@ class PlannerNode(Node):
         )
 
     def destroy_node(self) -> None:
+        self._closing.set()
         self._jobs.put(None)
         self._worker.join(timeout=5.0)
         self.audit.close()
