@@ -161,16 +161,8 @@ class PlannerNode(Node):
         except ValueError as exc:
             self.get_logger().error(f"joint_states ignored: {exc}", throttle_duration_sec=5.0)
             return
-        fingers = [
-            q
-            for n, q in zip(sample.names, sample.positions, strict=True)
-            if n in self.gripper_joints
-        ]
-        self._state = RobotState(
-            joint_names=list(sample.names),
-            joint_positions=list(sample.positions),
-            gripper_opening=sum(fingers) if fingers else None,
-            stamp=sample.stamp,
+        self._state = RobotState.from_joints(
+            sample.names, sample.positions, gripper_joints=self.gripper_joints, stamp=sample.stamp
         )
 
     def _on_instruction(self, msg: String) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Collection, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -27,6 +28,24 @@ class RobotState(BaseModel):
         if not all(math.isfinite(v) for v in values):
             raise ValueError("joint positions must be finite")
         return values
+
+    @classmethod
+    def from_joints(
+        cls,
+        names: Sequence[str],
+        positions: Sequence[float],
+        *,
+        gripper_joints: Collection[str],
+        stamp: float = 0.0,
+    ) -> RobotState:
+        """From a joint_states sample; the opening is the sum of the finger joints."""
+        fingers = [q for n, q in zip(names, positions, strict=True) if n in gripper_joints]
+        return cls(
+            joint_names=list(names),
+            joint_positions=list(positions),
+            gripper_opening=sum(fingers) if fingers else None,
+            stamp=stamp,
+        )
 
     def summary(self) -> dict[str, object]:
         """A compact form for the model's prompt."""

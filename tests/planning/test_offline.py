@@ -120,3 +120,27 @@ def test_placed_beside_lands_on_that_side(text, side, offline, registry, redline
         assert y < by - 0.04 and abs(x - bx) < 0.05
     else:
         assert 0.04 < ((x - bx) ** 2 + (y - by) ** 2) ** 0.5 < 0.15
+
+
+def test_a_held_object_is_placed_without_picking_it_again(offline, registry, redlines) -> None:
+    objects = perceived(SCENES["two_cubes_tray"])
+    held = [o.model_copy(update={"support": "held"}) if o.id == "red_cube" else o for o in objects]
+    for text in ("put it in the tray", "put the red cube in the tray", "把它放进托盘"):
+        plan = plan_instruction(text, held, backend=offline, registry=registry, redlines=redlines)
+        assert plan.status is PlanStatus.PROPOSED, plan.reason
+        assert compact(plan) == "place(tray)"
+
+
+def test_robot_state_from_joint_states() -> None:
+    from embodied_stack.planning.state import RobotState
+
+    names = ["panda_joint1", "panda_finger_joint1", "panda_finger_joint2"]
+    state = RobotState.from_joints(
+        names, [0.1, 0.02, 0.02], gripper_joints={"panda_finger_joint1", "panda_finger_joint2"}
+    )
+    assert state.gripper_opening == pytest.approx(0.04)
+    assert state.summary()["joints"] == {
+        "panda_joint1": 0.1,
+        "panda_finger_joint1": 0.02,
+        "panda_finger_joint2": 0.02,
+    }
