@@ -1,9 +1,12 @@
-"""Watching the kill switch's heartbeat from a thread of its own.
+"""Watching the kill switch's heartbeat, judged by DDS itself.
 
-A heartbeat judged on a busy shared executor arrives late when other callbacks
-queue ahead of it, and a late beat reads as a dead kill switch. The watch runs
-a private node on its own single-threaded executor, so each beat is stamped
-(by the monotonic wall clock) the moment it arrives.
+The heartbeat topic carries a deadline QoS (qos.heartbeat): DDS's own threads,
+which never wait for the Python interpreter, raise "requested deadline missed"
+when no beat came within the timeout. The watch holds on that event, and on
+"no beat yet", so a Python process busy elsewhere cannot mistake a healthy
+kill switch for a dead one, while a dead or silent kill switch is reported
+as soon as the deadline passes. A private node on its own single-threaded
+executor handles beats and events, so no queue of other callbacks delays them.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from rclpy.event_handler import QoSRequestedDeadlineMissedInfo, SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from std_msgs.msg import Header
@@ -25,19 +29,22 @@ _ids = itertools.count()
 
 
 class HeartbeatWatch:
-    """Age of the last heartbeat, by the monotonic clock; None until the first."""
+    """Whether the kill switch's heartbeat is alive; `on_change(stale_reason)` on changes."""
 
     def __init__(
         self,
         owner: Node,
         timeout_s: float,
         *,
-        on_beat: Callable[[], None] | None = None,
+        on_change: Callable[[str | None], None] | None = None,
         topic: str = TOPIC,
     ) -> None:
         self.timeout_s = timeout_s
-        self._last: float | None = None
-        self._on_beat = on_beat
+        self.last_beat: float | None = None  # monotonic time of the last beat
+        self.missed = 0  # deadline misses reported by DDS
+        self._reason: str | None = "no heartbeat received yet"
+        self._on_change = on_change
+        self._lock = threading.Lock()
         name = f"{owner.get_name()}_heartbeat_{next(_ids)}"
         self._node = Node(
             name,
@@ -46,36 +53,40 @@ class HeartbeatWatch:
             start_parameter_services=False,
             enable_rosout=False,
         )
-        self._node.create_subscription(Header, topic, self._beat, qos.heartbeat(timeout_s))
+        events = SubscriptionEventCallbacks(deadline=self._deadline_missed)
+        self._node.create_subscription(
+            Header, topic, self._beat, qos.heartbeat(timeout_s), event_callbacks=events
+        )
         self._executor = SingleThreadedExecutor(context=owner.context)
         self._executor.add_node(self._node)
         self._thread = threading.Thread(target=self._spin, name=name, daemon=True)
         self._thread.start()
 
+    def _set(self, reason: str | None) -> None:
+        with self._lock:
+            changed, self._reason = reason != self._reason, reason
+        if changed and self._on_change is not None:
+            self._on_change(reason)
+
     def _beat(self, _msg: Header) -> None:
-        self._last = time.monotonic()
-        if self._on_beat is not None:
-            self._on_beat()
+        self.last_beat = time.monotonic()
+        self._set(None)
+
+    def _deadline_missed(self, info: QoSRequestedDeadlineMissedInfo) -> None:
+        self.missed = int(info.total_count)
+        self._set(f"heartbeat missed its {self.timeout_s:.3f} s deadline")
 
     def _spin(self) -> None:
         with contextlib.suppress(ExternalShutdownException, RuntimeError):  # shutting down
             self._executor.spin()
 
-    @property
-    def last(self) -> float | None:
-        """Monotonic time of the last beat."""
-        return self._last
+    def stale_reason(self) -> str | None:
+        """Why the heartbeat counts as dead, or None while it is alive."""
+        return self._reason
 
     def age(self) -> float | None:
-        return None if self._last is None else time.monotonic() - self._last
-
-    def stale_reason(self) -> str | None:
-        age = self.age()
-        if age is None:
-            return "no heartbeat received yet"
-        if age > self.timeout_s:
-            return f"heartbeat stale ({age:.3f} s > {self.timeout_s:.3f} s)"
-        return None
+        """Seconds since the last beat was handled (for display, not for the decision)."""
+        return None if self.last_beat is None else time.monotonic() - self.last_beat
 
     def close(self) -> None:
         self._executor.shutdown(timeout_sec=1.0)

@@ -12,6 +12,7 @@ It holds the arm on its own (DESIGN.md §5) while `safety/estop` is true (or no
 e-stop state has arrived yet) or the kill-switch heartbeat is older than
 `heartbeat_timeout_s` by the wall clock (none yet counts as stale). A hold keeps
 the measured position; lifting it never restarts motion: a new trajectory must come.
+Each change of the hold goes out on `sim/hold` (JSON HoldStatus, monotonic-stamped).
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ from embodied_stack.robot import load_robot
 from embodied_stack.safety.monitor import RuntimeMonitor
 from embodied_stack.safety.redlines import load_redlines
 from embodied_stack.scene import Scene, load_scene
-from embodied_stack.schemas import ObjectsMessage, SimControl, SimControlOp, Trip
+from embodied_stack.schemas import HoldStatus, ObjectsMessage, SimControl, SimControlOp, Trip
 from embodied_stack.sim.hold_guard import HoldGuard, RateSchedule
 from embodied_stack.sim.render_worker import RenderWorker, Snapshot, snapshot
 from embodied_stack.sim.world import SimWorld
@@ -146,9 +147,10 @@ class SimNode(Node):
         )
         self._lock = threading.RLock()
         self._epoch = 0.0  # published time of the current world's t = 0
-        self._guard = HoldGuard(heartbeat_timeout_s=self._timeout_s)
+        self._guard = HoldGuard()
         self.holding: str | None = None  # why the arm holds; None = following commands
         self.holds: deque[HoldRecord] = deque(maxlen=1000)  # each hold and its reason
+        self.hold_count = 0  # holds entered since start (the deque forgets)
         self.rejections: deque[str] = deque(maxlen=1000)
 
         self._clock_pub = self.create_publisher(Clock, "clock", qos.COMMAND)
@@ -165,10 +167,11 @@ class SimNode(Node):
         )
         self.create_subscription(Float64, "gripper/command", self._on_gripper, qos.COMMAND)
         self.create_subscription(Bool, "safety/estop", self._on_estop, qos.LATCHED)
-        self._heartbeat = HeartbeatWatch(self, self._timeout_s, on_beat=self._guard.heartbeat)
+        self._heartbeat = HeartbeatWatch(self, self._timeout_s, on_change=self._on_heartbeat)
         self.create_subscription(String, "sim/control", self._on_control, qos.COMMAND)
         self.create_subscription(String, "perception/objects", self._on_objects, qos.STATE)
         self._trip_pub = self.create_publisher(String, "safety/trip", qos.COMMAND)
+        self._hold_pub = self.create_publisher(String, "sim/hold", qos.LATCHED)
 
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sim_physics", daemon=True)
@@ -184,6 +187,10 @@ class SimNode(Node):
         return self._epoch + self.world.sim_time
 
     # ---- inputs -----------------------------------------------------------------------
+
+    def _on_heartbeat(self, stale_reason: str | None) -> None:
+        self._guard.heartbeat(stale_reason)
+        self._check_hold()
 
     def _on_estop(self, msg: Bool) -> None:
         self._guard.estop(bool(msg.data))
@@ -263,12 +270,27 @@ class SimNode(Node):
         with self._lock:
             if reason is not None and self.holding is None:
                 self.world.hold()
+                commanded = time.monotonic()
+                self.hold_count += 1
                 self.holds.append(HoldRecord(self.now, reason))
+                self._publish_hold_status(reason, commanded)
                 self.get_logger().warning(f"holding: {reason}")
             elif reason is None and self.holding is not None:
+                self._publish_hold_status(None, time.monotonic())
                 self.get_logger().info(f"hold lifted ({self.holding}); waiting for a new command")
             self.holding = reason
         return reason
+
+    def _publish_hold_status(self, reason: str | None, commanded: float) -> None:
+        """`sim/hold` on each change, stamped by the monotonic clock (benchmarks time it)."""
+        status = HoldStatus(
+            holding=reason is not None,
+            reason=reason,
+            hold_count=self.hold_count,
+            monotonic_s=commanded,
+            sim_time=self.now,
+        )
+        self._hold_pub.publish(json_to_ros(status))
 
     # ---- physics thread ---------------------------------------------------------------
 

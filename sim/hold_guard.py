@@ -1,26 +1,20 @@
 """When the actuator side must hold on its own (DESIGN.md §5), without ROS.
 
-The e-stop state and the kill-switch heartbeat's age decide; the heartbeat is
-judged by a monotonic wall clock, never by message stamps. Fail-safe: before
-the first e-stop state or heartbeat arrives, the arm holds.
+The e-stop state, the kill-switch heartbeat and red lines seen on the measured
+state decide. Whether the heartbeat is alive is judged outside (by the DDS
+deadline of the heartbeat topic, see nodes/heartbeat.py) and reported here.
+Fail-safe: before the first e-stop state or heartbeat arrives, the arm holds.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+NO_HEARTBEAT = "no heartbeat received yet"
 
 
 class HoldGuard:
-    def __init__(
-        self, *, heartbeat_timeout_s: float, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        if not heartbeat_timeout_s > 0:
-            raise ValueError(f"heartbeat_timeout_s must be positive, got {heartbeat_timeout_s}")
-        self.timeout_s = heartbeat_timeout_s
-        self._clock = clock
+    def __init__(self) -> None:
         self._estop: bool | None = None  # None: never heard from the kill switch
-        self._last_beat: float | None = None
+        self._heartbeat: str | None = NO_HEARTBEAT  # why the heartbeat counts as dead
         self._breach: str | None = None  # a red line crossed on the measured state
         self._breach_latched = False  # the kill switch has latched since the breach
 
@@ -37,8 +31,9 @@ class HoldGuard:
         if self._breach is None:
             self._breach = reason
 
-    def heartbeat(self) -> None:
-        self._last_beat = self._clock()
+    def heartbeat(self, stale_reason: str | None) -> None:
+        """The heartbeat's state: None while alive, else why it counts as dead."""
+        self._heartbeat = stale_reason
 
     def reason(self) -> str | None:
         """Why the arm must hold now, or None when it may follow commands."""
@@ -48,12 +43,7 @@ class HoldGuard:
             return "no e-stop state received yet"
         if self._estop:
             return "e-stop pressed"
-        if self._last_beat is None:
-            return "no heartbeat received yet"
-        age = self._clock() - self._last_beat
-        if age > self.timeout_s:
-            return f"heartbeat stale ({age:.3f} s > {self.timeout_s:.3f} s)"
-        return None
+        return self._heartbeat
 
 
 class RateSchedule:

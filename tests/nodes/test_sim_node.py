@@ -211,14 +211,14 @@ def test_stale_heartbeat_holds_and_rejects_commands(rig: tuple[SimNode, Probe]) 
     probe.send(target, 60.0)
     assert wait_until(lambda: probe.q()[0] - HOME[0] > 0.05)
     probe.beating.clear()
-    assert wait_until(lambda: (sim.holding or "").startswith("heartbeat stale"))
+    assert wait_until(lambda: (sim.holding or "").startswith("heartbeat missed"))
     probe.wait_sim(0.5)
     held = probe.q()
     probe.send(HOME, 0.5)
     assert wait_until(lambda: any("holding" in r for r in sim.rejections))
     probe.wait_sim(1.0)
     assert np.abs(probe.q() - held).max() < 0.005
-    assert any(h.reason.startswith("heartbeat stale") for h in sim.holds)
+    assert any(h.reason.startswith("heartbeat missed") for h in sim.holds)
 
 
 def test_holds_before_the_first_heartbeat(rig: tuple[SimNode, Probe]) -> None:
