@@ -23,6 +23,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 
 from embodied_stack.config import config_path, namespace_agnostic_params
+from embodied_stack.supervisor import RestartPolicy, Supervisor, node_argv
 
 # Start order matters little (everything waits for its inputs), but the kill
 # switch and the audit log come first so the first motion has both.
@@ -36,6 +37,10 @@ ALL_NODES: tuple[str, ...] = (
     "console_node",
 )
 SIM_STACK: tuple[str, ...] = tuple(n for n in ALL_NODES if n != "console_node")
+# The safety device never shares an interpreter with the workload: a busy
+# process must not be able to silence the heartbeat. It runs in its own
+# process even when the rest of the stack shares one.
+ISOLATED_NODES: frozenset[str] = frozenset({"killswitch_node"})
 
 
 @dataclass
@@ -77,7 +82,8 @@ def default_params_file() -> Path:
 
 
 class InProcessStack:
-    """Every node in this process, on one MultiThreadedExecutor in a thread."""
+    """The nodes in this process, on one MultiThreadedExecutor in a thread; the
+    isolated ones (the kill switch) in supervised processes of their own."""
 
     def __init__(
         self,
@@ -87,6 +93,7 @@ class InProcessStack:
         namespace: str = "",
         context: Context | None = None,
         use_sim_time: bool = True,
+        isolated: frozenset[str] = ISOLATED_NODES,
     ) -> None:
         self._params_dir = tempfile.TemporaryDirectory(prefix="embodied-stack-params-")
         self.params_file = namespace_agnostic_params(
@@ -101,8 +108,18 @@ class InProcessStack:
         self.nodes: dict[str, Node] = {}
         self._use_sim_time = use_sim_time
         self._thread: threading.Thread | None = None
+        self.processes = Supervisor()
         for spec in specs:
-            self.add(spec)
+            if spec.name in isolated:
+                self._add_process(spec)
+            else:
+                self.add(spec)
+        self.processes.start_all()
+
+    def _add_process(self, spec: NodeSpec) -> None:
+        ros_args = spec.ros_args(self.params_file, self.namespace)
+        policy = RestartPolicy(respawn=False)  # a dead kill switch stays dead: the stack holds
+        self.processes.add(spec.name, node_argv(spec.name, ros_args), policy)
 
     def add(self, spec: NodeSpec) -> Node:
         overrides = [Parameter("use_sim_time", value=self._use_sim_time)]
@@ -119,7 +136,11 @@ class InProcessStack:
         return node
 
     def kill(self, name: str) -> None:
-        """Stop a node dead: off the executor and destroyed, no goodbye messages."""
+        """Stop a node dead: SIGKILL for a node process; for one in this process,
+        off the executor and destroyed, no goodbye messages."""
+        if name in self.processes.children:
+            self.processes.kill(name)
+            return
         node = self.nodes.pop(name)
         self.executor.remove_node(node)
         stop = getattr(node, "stop_dead", None)
@@ -147,6 +168,7 @@ class InProcessStack:
                 close()
             self.executor.remove_node(node)
             node.destroy_node()
+        self.processes.stop_all()
         self.executor.shutdown(timeout_sec=2.0)
         if self._owns_context:
             rclpy.try_shutdown(context=self.context)
