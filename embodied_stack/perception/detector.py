@@ -51,7 +51,7 @@ class DetectorConfig(BaseModel):
     min_height: float = Field(default=0.0035, gt=0)  # above the table plane: not table
     tall_z: float = Field(default=0.2, gt=0)  # higher: the arm or a person, not an object
     base_xy: tuple[float, float] = (0.0, 0.0)  # robot base in the world
-    base_radius: float = Field(default=0.2, ge=0)  # the arm's own base and shoulder
+    base_radius: float = Field(default=0.2, ge=0)  # without joint states: the arm's base
     arm_reach_radius: float = Field(default=0.15, ge=0)  # tall blobs reaching here: the arm
     person_margin: float = Field(default=0.02, ge=0)  # around a person: not objects
     depth_jump: float = Field(default=0.02, gt=0)  # neighbours further apart: separate
@@ -157,7 +157,8 @@ class Detector:
         """
         cfg = self.config
         base_dist = np.hypot(points[:, 0] - cfg.base_xy[0], points[:, 1] - cfg.base_xy[1])
-        set_aside = arm | (base_dist < cfg.base_radius)
+        known_arm = bool(np.any(arm))
+        set_aside = arm.copy() if known_arm else base_dist < cfg.base_radius
         high = points[:, 2] > cfg.tall_z
         set_aside |= high
         tall = high & ~arm
@@ -175,7 +176,7 @@ class Detector:
             at_border = _at_border(rows[members], cols[members], self.intr)
             if not self._person_sized(points[members], at_border):
                 continue
-            if not np.any(arm) and base_dist[members].min() < cfg.arm_reach_radius:
+            if not known_arm and base_dist[members].min() < cfg.arm_reach_radius:
                 continue  # no joint state: a tall blob reaching the robot base is the arm
             person = person_from_points(
                 points[members], self._camera_xy, box_of(rows, cols, members)
