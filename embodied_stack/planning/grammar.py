@@ -17,11 +17,11 @@ from embodied_stack.planning.vocab import COLOR_BY_NAME, DEST_PREPS, NP_WORDS, W
 from embodied_stack.scene import ObjectKind
 
 # a put-like verb may also put a thing beside another ("to the left of the tray")
-BESIDE_PREPS = DEST_PREPS | {"left_of", "right_of", "nearest_to"}
+BESIDE_PREPS = DEST_PREPS | {"left_of", "right_of", "nearest_to", "middle_of"}
 # "<position word> of/to/from X" relates the noun before it to X
 RELATIVE_PREPS = frozenset({"of", "to", "from"})
 RELATIVE = {"left": "left_of", "right": "right_of", "nearest": "nearest_to"}
-RELATIVE |= {"farthest": "farthest_from", "top": "on"}
+RELATIVE |= {"farthest": "farthest_from", "top": "on", "middle": "middle_of"}
 # after a "pick"-like verb, only "to" makes a destination ("take it to the tray")
 PICK_DEST_PREPS = frozenset({"to", "into", "onto"})
 
@@ -107,7 +107,9 @@ def _read(tokens: list[Token], i: int, phrases: list[Phrase], clause: Clause) ->
         if current.ref.kinds is not None or current.ref.ids or current.ref.pronoun:
             phrases.append(Phrase(prep=current.prep, ba=current.ba, conj=True))
     elif tok.cls is W.VERB:
-        if clause.verb in (None, "move"):  # "go pick up ...": the second verb says what
+        # "go pick up ...": the second verb says what; "put the red cube down": set it down
+        put_down = tok.value == "set_down" and clause.verb == "put"
+        if clause.verb in (None, "move") or put_down:
             clause.verb = tok.value
         if current.ref.has_content() or current.prep:
             phrases.append(Phrase())
@@ -181,6 +183,8 @@ def _ends_noun(tokens: list[Token], i: int) -> bool:
 def _new_noun(ref: Reference, tok: Token) -> bool:
     if not ref.has_content() or (ref.pronoun and tok.cls is W.PRON):
         return False
+    if tok.cls is W.TABLE or ref.table:
+        return tok.cls is not W.POS  # "桌子中间": a position of the table itself
     if tok.cls is W.PERSON:
         return not ref.is_person
     return ref.is_person and tok.cls in (W.KIND, W.ID, W.PRON, W.COLOR)
@@ -227,6 +231,8 @@ def _add_to_reference(ref: Reference, tok: Token) -> None:
         ref.ids.append(tok.value)
     elif tok.cls is W.MATCH:
         ref.matching = True
+    elif tok.cls is W.TABLE:
+        ref.table = True
 
 
 def _note(clause: Clause, tok: Token) -> None:

@@ -28,6 +28,11 @@ DEFAULT_MOVE_Z = 0.20  # m: "move to x, y" without a height hovers here
 DEFAULT_WAIT_S = 1.0
 BESIDE = {"near": "near", "left_of": "left_of", "right_of": "right_of"}
 BESIDE |= {"nearest_to": "near"}
+# Named spots on the table (robot's view: x forward, +y left), for "the middle of the table".
+TABLE_SPOTS = {"middle": (0.50, 0.0), "left": (0.50, 0.25), "right": (0.50, -0.25)}
+TABLE_SPOTS |= {"nearest": (0.35, 0.0), "farthest": (0.65, 0.0)}
+_TABLE_SIDE = {"middle_of": "middle", "left_of": "left", "right_of": "right"}
+_TABLE_SIDE |= {"nearest_to": "nearest", "farthest_from": "farthest"}
 HOVER_M = 0.15  # "go to the tray": this high above its top
 SLOW_SCALE = 0.5
 
@@ -60,6 +65,8 @@ def intent_of(clause: Clause, previous_verb: str | None) -> str | None:
         return "pick"
     if verb == "stack" and clause.themes:
         return "tower"
+    if verb == "set_down":
+        return "set_down"
     if verb in ("put", "move") and clause.themes:
         return "missing_destination"
     if verb is None and clause.themes and not clause.unknown:
@@ -102,6 +109,9 @@ def _dest(b: DraftBuilder, clause: Clause) -> PerceivedObject:
 
 
 def _put(b: DraftBuilder, clause: Clause) -> None:
+    if clause.dest is not None and clause.dest.table:
+        _put_on_table(b, clause, clause.dest)
+        return
     dest = _dest(b, clause)
     if not clause.themes and not b.last and clause.verb == "move":
         _hover(b, dest)  # "go to the tray": the gripper goes above it
@@ -129,6 +139,30 @@ def _put_beside(
         x, y = free_spot(b.scene(), obj, exclude={obj.id}, near=beside(target, obj, side))
         b.place_at(x, y)
     b.last = [o.id for o in themes]
+
+
+def _put_on_table(b: DraftBuilder, clause: Clause, table: Reference) -> None:
+    """Set things down on the table: where the words say, else near where they are."""
+    side = next(iter(table.positions), _TABLE_SIDE.get(clause.dest_rel or ""))
+    anchor = TABLE_SPOTS.get(side or "")
+    for obj in _themes(b, clause, many=True) if clause.themes else _held_or_last(b, clause):
+        b.pick(obj)
+        x, y = free_spot(b.scene(), obj, exclude={obj.id}, near=anchor)
+        b.place_at(x, y)
+        b.last = [obj.id]
+
+
+def _held_or_last(b: DraftBuilder, clause: Clause) -> list[PerceivedObject]:
+    if not b.last:
+        raise Refusal("missing_object", f"which object do you mean in '{clause.text}'?")
+    return [b.obj(i) for i in b.last]
+
+
+def _set_down(b: DraftBuilder, clause: Clause) -> None:
+    """ "put the red cube down" / "放下": on the table, near where it is."""
+    for obj in _themes(b, clause, many=True) if clause.themes else _held_or_last(b, clause):
+        b.pick(obj)
+        b.put_aside()
 
 
 def _hover(b: DraftBuilder, target: PerceivedObject) -> None:
@@ -309,5 +343,6 @@ _HANDLERS: dict[str, Any] = {
     "slow": _slow,
     "constraint": _constraint,
     "topic": _topic,
+    "set_down": _set_down,
     "missing_destination": _missing_destination,
 }

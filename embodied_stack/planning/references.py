@@ -45,6 +45,7 @@ class Reference:
     every: bool = False
     pronoun: bool = False
     matching: bool = False
+    table: bool = False  # "the table": a place, never an object
     relation: Relation | None = None
 
     @property
@@ -57,7 +58,7 @@ class Reference:
 
     def has_content(self) -> bool:
         return bool(self.ids or self.colors or self.kinds is not None or self.positions) or (
-            self.pronoun or self.every or self.matching
+            self.pronoun or self.every or self.matching or self.table
         )
 
     def describe(self) -> str:
@@ -80,6 +81,11 @@ def resolve(
     """The perceived objects a reference names; Refusal when none or ambiguous."""
     if ref.ids:
         return _by_ids(ref, objects)
+    if ref.table and ref.kinds is None:
+        raise Refusal(
+            "not_an_object",
+            "the table is a place, not an object; give a point on it (x, y) or an object",
+        )
     found = _filter(ref, objects, role)
     if not found:
         raise Refusal(
@@ -180,8 +186,10 @@ def _related(
     *,
     singular: bool,
 ) -> list[PerceivedObject]:
-    others = resolve(relation.other, objects, Role.ANY, allow_many=True)
     rel = relation.rel
+    if relation.other.table:  # "the cube on the table": not on or in anything else
+        return [o for o in found if o.support == "table"]
+    others = resolve(relation.other, objects, Role.ANY, allow_many=True)
     if rel in ("near", "nearest_to", "farthest_from"):
         return _nearest_to(found, others, singular=singular, farthest=rel == "farthest_from")
     if rel in ("left_of", "right_of"):

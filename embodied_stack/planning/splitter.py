@@ -38,6 +38,8 @@ def _starts_clause(
         return following is not None and _has_dest(current)
     if tok.cls is W.VERB:
         # a second verb after a complete action starts the next one (拿起方块放到托盘里)
+        if tok.value == "set_down" and any(t.value == "put" for t in current):
+            return False  # "put the red cube down": one action
         verbs = [t for t in current if t.cls is W.VERB]
         return bool(verbs) and any(t.cls in NP_WORDS for t in current)
     return False

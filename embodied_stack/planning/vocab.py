@@ -27,6 +27,7 @@ class W(str, Enum):
     PERSON = "person"  # person words even when no person is perceived
     HOME = "home"  # the home position as a noun
     AGENT = "agent"  # the arm / gripper / robot itself
+    TABLE = "table"  # the table top: a place, never an object
     ATTR = "attr"  # "colour" as in "by colour"
     MATCH = "match"  # matching / corresponding
     HARM = "harm"  # striking words
@@ -73,7 +74,10 @@ def _same(cls: W, value: str, *words: str) -> dict[str, Entry]:
 ENGLISH: dict[str, Entry] = {
     **_same(W.VERB, "put", "put", "place", "set", "lay", "insert", "deposit", "drop", "load"),
     **_same(W.VERB, "put", "dump", "toss", "leave", "stick", "transfer", "bring", "lower"),
-    **_same(W.VERB, "put", "put down", "set down", "place down", "throw", "pop", "shove in"),
+    **_same(W.VERB, "put", "throw", "pop", "shove in"),
+    **_same(W.VERB, "set_down", "put down", "set down", "place down", "lay down", "drop off"),
+    **_same(W.VERB, "set_down", "down"),  # "put the red cube down"
+    **_same(W.TABLE, "table", "table", "table top", "tabletop", "desk", "workbench", "bench"),
     **_same(W.VERB, "move", "move", "shift", "relocate", "slide", "carry", "push", "go", "drive"),
     **_same(W.VERB, "move", "head", "travel", "send", "reposition"),
     **_same(W.VERB, "pick", "pick", "pick up", "grab", "take", "hold", "lift", "get", "grasp"),
@@ -173,10 +177,10 @@ ENGLISH: dict[str, Entry] = {
     **_same(W.NEG, "not", "not", "don't", "do not", "never", "dont", "no"),
     **_same(W.FILLER, "", "the", "a", "an", "please", "kindly", "could", "you", "would"),
     **_same(W.FILLER, "", "will", "thanks", "thank", "robot,", "hey", "ok", "okay", "now"),
-    **_same(W.FILLER, "", "up", "down", "is", "are", "that", "which", "sitting", "lying"),
+    **_same(W.FILLER, "", "up", "is", "are", "that", "which", "sitting", "lying"),
     **_same(W.FILLER, "", "your", "my", "this", "that", "its", "there", "here", "just", "one's"),
     **_same(W.FILLER, "", "position", "location", "spot", "point", "coordinates", "coordinate"),
-    **_same(W.FILLER, "", "table", "side", "again", "some", "for", "me,", "quickly,", "pls"),
+    **_same(W.FILLER, "", "side", "again", "some", "for", "me,", "quickly,", "pls"),
     **_same(
         W.FILLER, "", "plz", "want", "i", "like", "to be", "be", "so", "it's", "should", "can you"
     ),
@@ -210,7 +214,7 @@ ENGLISH: dict[str, Entry] = {
 
 CHINESE: dict[str, Entry] = {
     **_same(W.VERB, "put", "放", "放置", "摆", "摆放", "搁", "装", "扔", "丢", "投"),
-    **_same(W.VERB, "put", "安放", "存放", "收", "送", "放下", "带"),
+    **_same(W.VERB, "put", "安放", "存放", "收", "送", "带"),
     **_same(W.VERB, "move", "移", "移动", "挪", "挪动", "搬", "搬动", "推", "转移", "运"),
     **_same(W.VERB, "pick", "拿", "拿起", "捡", "捡起", "抓", "抓起", "抓住", "举起", "夹起"),
     **_same(W.VERB, "pick", "夹住", "拾起", "提起", "取", "拿住", "握住", "握", "拎起", "抬起"),
@@ -231,6 +235,7 @@ CHINESE: dict[str, Entry] = {
     **_same(W.POS, "nearest", "向后", "往后", "后退"),
     **_same(W.VERB, "slow", "速度", "调速"),
     **_same(W.VERB, "slow", "减速", "慢一点", "慢点"),
+    **_same(W.VERB, "set_down", "放下", "放下来", "搁下"),
     **_same(W.PREP, "in", "进", "入", "进入"),
     **_same(W.PREP, "to", "到", "至", "向", "朝", "往", "去", "朝着", "对着"),
     **_same(W.PREP, "on", "在"),
@@ -295,8 +300,9 @@ CHINESE: dict[str, Entry] = {
     **_same(W.NEG, "not", "不", "不要", "别", "没"),
     **_same(W.FILLER, "", "请", "帮", "帮我", "麻烦", "一下", "吧", "谢谢", "你", "能", "可以"),
     **_same(W.FILLER, "", "吗", "呢", "个", "一个", "只", "一只", "起来", "去", "来", "下"),
-    **_same(W.FILLER, "", "用", "让", "好", "啊", "呀", "嗯", "那", "这", "位置", "桌", "桌子"),
-    **_same(W.FILLER, "", "桌面", "坐标", "处", "您", "好吗", "谢"),
+    **_same(W.FILLER, "", "用", "让", "好", "啊", "呀", "嗯", "那", "这", "位置"),
+    **_same(W.FILLER, "", "坐标", "处", "您", "好吗", "谢"),
+    **_same(W.TABLE, "table", "桌", "桌子", "桌面", "桌上", "台面", "工作台"),
 }
 
 ENGLISH_NUMBERS: dict[str, float] = {"zero": 0, "two": 2, "three": 3, "four": 4, "five": 5}
@@ -313,5 +319,5 @@ PLURAL_IRREGULAR = frozenset({"people", "persons", "both", "all", "everything", 
 PLURAL_IRREGULAR |= {"these", "everyone", "all of", "every", "each"}
 
 # Word classes that make up a noun phrase, and prepositions that mark a destination.
-NP_WORDS = frozenset({W.COLOR, W.KIND, W.POS, W.QUANT, W.PRON, W.PERSON, W.ID, W.MATCH})
+NP_WORDS = frozenset({W.COLOR, W.KIND, W.POS, W.QUANT, W.PRON, W.PERSON, W.ID, W.MATCH, W.TABLE})
 DEST_PREPS = frozenset({"in", "on", "to", "at", "near", "into", "onto"})

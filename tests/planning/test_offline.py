@@ -144,3 +144,18 @@ def test_robot_state_from_joint_states() -> None:
         "panda_finger_joint1": 0.02,
         "panda_finger_joint2": 0.02,
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "spot"),
+    [
+        ("put the red cube on the left side of the table", (0.50, 0.25)),
+        ("move the red cube to the right of the table", (0.50, -0.25)),
+        ("把红色方块放在桌子的左边", (0.50, 0.25)),
+    ],
+)
+def test_named_table_spots(text, spot, offline, registry, redlines) -> None:
+    plan = _plan("two_cubes_tray", text, offline, registry, redlines)
+    assert plan.status is PlanStatus.PROPOSED, plan.reason
+    x, y = (float(v) for v in plan.steps[-1].args.values())
+    assert ((x - spot[0]) ** 2 + (y - spot[1]) ** 2) ** 0.5 < 0.12
