@@ -272,6 +272,20 @@ class SafetyStatus(Message):
     stamp: float = Field(default_factory=time.time)
 
 
+class HoldStatus(Message):
+    """`sim/hold`: the actuator side entered or left a hold (benchmarks, the console).
+
+    `monotonic_s` is CLOCK_MONOTONIC (system-wide on Linux) when the hold was
+    commanded, so another process can time a stop from its own monotonic stamps.
+    """
+
+    holding: bool
+    reason: str | None = None
+    hold_count: int = Field(ge=0)  # holds entered so far: none missed between messages
+    monotonic_s: float
+    sim_time: float
+
+
 class ResetRequest(Message):
     """`safety/reset_request`: an operator asks to clear the e-stop latch.
 
