@@ -88,21 +88,7 @@ class PlannerNode(Node):
         super().__init__(NAME, **node_kwargs)
         for name, default, descriptor in PARAMETERS:
             self.declare_parameter(name, default, descriptor)
-        p = self.get_parameter
-        self.registry = load_registry(str(p("registry").value))
-        self.redlines = load_redlines(str(p("redlines").value))
-        scene = str(p("scene").value)
-        if scene:
-            self.redlines = self.redlines.with_scene(load_scene(config_path(scene)))
-        self.gripper_joints = set(load_robot(str(p("robot").value)).gripper.joints)
-        self.limits = PlanLimits(max_steps=int(p("max_steps").value))
-        self.backend = self._make_backend()
-        tier = RiskTier(min(int(self.registry.approval_tier), self.redlines.approval_tier))
-        self.book = ApprovalBook(
-            approval_tier=tier,
-            timeout_s=float(p("approval_timeout_s").value),
-            may_approve=registry_approvers(self.registry),
-        )
+        self._load_config()
         self.audit = AuditClient(self, NAME, self.registry.robot_id)
         self._objects: ObjectsMessage | None = None
         self._scene_seen = threading.Event()
@@ -122,6 +108,23 @@ class PlannerNode(Node):
         self._closing = threading.Event()
         self._worker = threading.Thread(target=self._work, name="planner_worker", daemon=True)
         self._worker.start()
+
+    def _load_config(self) -> None:
+        p = self.get_parameter
+        self.registry = load_registry(str(p("registry").value))
+        self.redlines = load_redlines(str(p("redlines").value))
+        scene = str(p("scene").value)
+        if scene:
+            self.redlines = self.redlines.with_scene(load_scene(config_path(scene)))
+        self.gripper_joints = set(load_robot(str(p("robot").value)).gripper.joints)
+        self.limits = PlanLimits(max_steps=int(p("max_steps").value))
+        self.backend = self._make_backend()
+        tier = RiskTier(min(int(self.registry.approval_tier), self.redlines.approval_tier))
+        self.book = ApprovalBook(
+            approval_tier=tier,
+            timeout_s=float(p("approval_timeout_s").value),
+            may_approve=registry_approvers(self.registry),
+        )
         info = self.backend.info
         self.get_logger().info(
             f"planning with {info.model} at {info.endpoint}; approval needed from tier {tier.name}"

@@ -145,29 +145,15 @@ def parse_reference(text: str, objects: Sequence[PerceivedObject]) -> Reference 
 def check_gripper_sequence(
     steps: Sequence[PlanStep], objects: Sequence[PerceivedObject], *, holding: str | None
 ) -> None:
-    """Pick only with an empty gripper and only graspable things; place only what is held."""
+    """Pick only with an empty gripper, only graspable things with nothing resting on them;
+    place only what is held, and only into or onto something that can take it."""
     kinds = {o.id: o.kind for o in objects}
     on_top = _stacked_on(objects)
     held = holding
     for n, step in enumerate(steps, start=1):
         where = f"step {n} ({step.skill.value})"
         if step.skill is SkillName.PICK:
-            target = str(step.args["object"])
-            if held is not None:
-                raise Refusal("gripper_busy", f"{where}: the gripper already holds {held}")
-            blocking = sorted(on_top.get(target, set()))
-            if blocking:
-                raise Refusal(
-                    "object_underneath",
-                    f"{where}: {', '.join(blocking)} rests on {target}; move it off first",
-                )
-            for above in on_top.values():
-                above.discard(target)
-            if kinds[target] not in GRASPABLE:
-                raise Refusal(
-                    "not_graspable", f"{where}: {target} is a {kinds[target].value}, not graspable"
-                )
-            held = target
+            held = _check_pick(where, str(step.args["object"]), held, kinds, on_top)
         elif step.skill in (SkillName.PLACE, SkillName.PLACE_AT):
             if held is None:
                 raise Refusal("nothing_held", f"{where}: the gripper holds nothing to put down")
@@ -179,6 +165,31 @@ def check_gripper_sequence(
             held = None
         elif step.skill is SkillName.OPEN_GRIPPER:
             held = None
+
+
+def _check_pick(
+    where: str,
+    target: str,
+    held: str | None,
+    kinds: dict[str, ObjectKind],
+    on_top: dict[str, set[str]],
+) -> str:
+    """The object now held, or Refusal."""
+    if held is not None:
+        raise Refusal("gripper_busy", f"{where}: the gripper already holds {held}")
+    if kinds[target] not in GRASPABLE:
+        raise Refusal(
+            "not_graspable", f"{where}: {target} is a {kinds[target].value}, not graspable"
+        )
+    blocking = sorted(on_top.get(target, set()))
+    if blocking:
+        raise Refusal(
+            "object_underneath",
+            f"{where}: {', '.join(blocking)} rests on {target}; move it off first",
+        )
+    for above in on_top.values():
+        above.discard(target)
+    return target
 
 
 def _stacked_on(objects: Sequence[PerceivedObject]) -> dict[str, set[str]]:
