@@ -183,10 +183,13 @@ def _from_payload(name: str, payload: Mapping[str, Any]) -> Proposal:
         return Proposal(refusal=str(payload.get("reason") or "no reason given"))
     if "steps" not in payload:
         return _malformed("submit_plan without `steps`")
+    steps = payload["steps"]
+    if isinstance(steps, str):  # some models encode the list twice; it is validated all the same
+        steps = _load_json(steps)
+        if isinstance(steps, Proposal):
+            return steps
     rationale = payload.get("rationale", "")
-    return Proposal(
-        steps=payload["steps"], rationale=rationale if isinstance(rationale, str) else ""
-    )
+    return Proposal(steps=steps, rationale=rationale if isinstance(rationale, str) else "")
 
 
 def _load_json(text: Any) -> Any:

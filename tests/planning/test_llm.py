@@ -108,7 +108,13 @@ def test_prompt_gives_skills_scene_state_and_marks_labels_as_data(
         (tool_reply("submit_plan", "{not json"), PlanStatus.REFUSED, "malformed_reply"),
         (tool_reply("submit_plan", '{"steps": [], "x": 1}'), PlanStatus.REFUSED, "malformed_reply"),
         (tool_reply("submit_plan", "[1, 2]"), PlanStatus.REFUSED, "malformed_reply"),
-        (tool_reply("submit_plan", {"steps": "pick"}), PlanStatus.REFUSED, "malformed_plan"),
+        (tool_reply("submit_plan", {"steps": "pick"}), PlanStatus.REFUSED, "malformed_reply"),
+        (tool_reply("submit_plan", {"steps": 3}), PlanStatus.REFUSED, "malformed_plan"),
+        (
+            tool_reply("submit_plan", {"steps": json.dumps(GOOD_PLAN["steps"])}),
+            PlanStatus.PROPOSED,
+            None,
+        ),
     ],
 )
 def test_reply_forms(reply, status, reason_start, endpoint, registry, redlines) -> None:
