@@ -25,6 +25,7 @@ from embodied_stack.perception.image_masks import (
     grown,
     near_person,
     occluder_image,
+    ring_members,
     touches,
 )
 from embodied_stack.perception.inputs import check_frame
@@ -178,8 +179,9 @@ class Detector:
                 continue
             if not known_arm and base_dist[members].min() < cfg.arm_reach_radius:
                 continue  # no joint state: a tall blob reaching the robot base is the arm
+            cut = self._cut_by_arm(rows, cols, members, arm)
             person = person_from_points(
-                points[members], self._camera_xy, box_of(rows, cols, members)
+                points[members], self._camera_xy, box_of(rows, cols, members), points[cut]
             )
             people.append(person)
             person_seed[members] = True
@@ -187,6 +189,22 @@ class Detector:
         if people:  # the rest of each body: whatever joins it without a depth jump
             set_aside |= grown(person_seed, ~set_aside, rows, cols, depth, cfg.depth_jump)
         return people, set_aside
+
+    def _cut_by_arm(
+        self,
+        rows: npt.NDArray[np.intp],
+        cols: npt.NDArray[np.intp],
+        members: npt.NDArray[np.intp],
+        arm: BoolArray,
+    ) -> npt.NDArray[np.intp]:
+        """A person's points where the arm, in front, cuts the view of them."""
+        shape = (self.intr.height, self.intr.width)
+        hiding = ring_members(rows, cols, members, arm, shape)
+        if len(hiding) == 0:
+            return hiding
+        is_member = np.zeros(len(rows), dtype=bool)
+        is_member[members] = True
+        return ring_members(rows, cols, hiding, is_member, shape)
 
     def _person_sized(self, points: FloatArray, at_border: bool) -> bool:
         """Big in the image and standing tall (arm fragments are neither), or a

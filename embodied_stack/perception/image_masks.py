@@ -38,6 +38,30 @@ def touches(uv: npt.NDArray[np.int32], occluders: npt.NDArray[np.uint8]) -> bool
     return int(np.count_nonzero(near)) >= OCCLUSION_MIN_PIXELS
 
 
+def ring_members(
+    rows: npt.NDArray[np.intp],
+    cols: npt.NDArray[np.intp],
+    members: npt.NDArray[np.intp],
+    candidates: BoolArray,
+    shape: tuple[int, ...],
+) -> npt.NDArray[np.intp]:
+    """Indices of candidate points whose pixels border the members' pixels."""
+    ring = OCCLUSION_RING
+    r, c = rows[members], cols[members]
+    v0, u0 = max(int(r.min()) - ring, 0), max(int(c.min()) - ring, 0)
+    v1, u1 = min(int(r.max()) + ring + 1, shape[0]), min(int(c.max()) + ring + 1, shape[1])
+    mask = np.zeros((v1 - v0, u1 - u0), dtype=np.uint8)
+    mask[r - v0, c - u0] = 1
+    grown = cv2.dilate(mask, np.ones((2 * ring + 1, 2 * ring + 1), np.uint8)) > 0
+    inside = (rows >= v0) & (rows < v1) & (cols >= u0) & (cols < u1) & candidates
+    index = np.flatnonzero(inside)
+    near = grown[rows[index] - v0, cols[index] - u0] & (
+        mask[rows[index] - v0, cols[index] - u0] == 0
+    )
+    out: npt.NDArray[np.intp] = index[near]
+    return out
+
+
 def far_side_of_jumps(depth: npt.NDArray[np.float32], jump: float) -> BoolArray:
     """Pixels just behind a depth edge (the occluded side), so blobs split there."""
     d = np.where(np.isfinite(depth) & (depth > 0), depth, np.float32(1e3))

@@ -22,6 +22,7 @@ from embodied_stack.scene import FLOOR_Z, HUMAN_SIZE, ObjectKind
 EXTENT_TOLERANCE = 0.03  # m: a visible extent this close to the nominal one is whole
 SQUARE_SNAP = math.radians(20)  # people stand square to the table unless clearly turned
 FACE_BAND = 0.015  # m
+OCCLUDER_REACH = 0.03  # m: view cut this close to a visible end: that end is not a side
 
 
 def _face_scores(xy: FloatArray, angles: FloatArray) -> FloatArray:
@@ -48,24 +49,42 @@ def _person_axis(points: FloatArray) -> float:
     return 0.0 if abs(axis) < SQUARE_SNAP else wrap_half_turn(axis)
 
 
+def _trusted_side(lo: float, hi: float, camera: float, hidden: FloatArray) -> float:
+    """Which end of a partly seen extent is a real face: +1 the hi end, -1 the lo end.
+
+    The side facing the camera, unless the view of the person is cut there by
+    something in front (the arm): then that visible end is only where the view stops.
+    """
+    side = 1.0 if camera > (lo + hi) / 2 else -1.0
+    if len(hidden):
+        cut_hi = bool(np.any(np.abs(hidden - hi) < OCCLUDER_REACH))
+        cut_lo = bool(np.any(np.abs(hidden - lo) < OCCLUDER_REACH))
+        if cut_hi != cut_lo:
+            side = -1.0 if cut_hi else 1.0
+    return side
+
+
 def person_from_points(
-    points: FloatArray, camera_xy: tuple[float, float], box: tuple[int, int, int, int]
+    points: FloatArray,
+    camera_xy: tuple[float, float],
+    box: tuple[int, int, int, int],
+    cut: FloatArray | None = None,
 ) -> Detection:
-    """A person's box fitted to the visible points of its upper body."""
+    """A person's box fitted to the visible points of its upper body.
+
+    cut: the person's points (M, 3) where something in front (the arm) hides the
+    rest of them in the image, so that edge is not mistaken for the person's side.
+    """
     axis = _person_axis(points)
     frame = Rect(0.0, 0.0, 1.0, 1.0, axis)
     local = frame.local(points[:, :2])
     cam = frame.local(np.array([camera_xy]))[0]
-    centre = [
-        anchored_centre(
-            float(local[:, k].min()),
-            float(local[:, k].max()),
-            HUMAN_SIZE[k],
-            float(cam[k] - local[:, k].mean()),
-            EXTENT_TOLERANCE,
-        )
-        for k in (0, 1)
-    ]
+    hidden = frame.local(cut[:, :2]) if cut is not None else np.zeros((0, 2))
+    centre = []
+    for k in (0, 1):
+        lo, hi = float(local[:, k].min()), float(local[:, k].max())
+        side = _trusted_side(lo, hi, float(cam[k]), hidden[:, k])
+        centre.append(anchored_centre(lo, hi, HUMAN_SIZE[k], side, EXTENT_TOLERANCE))
     c, s = math.cos(axis), math.sin(axis)
     x = centre[0] * c - centre[1] * s
     y = centre[0] * s + centre[1] * c
@@ -78,4 +97,5 @@ def person_from_points(
         confidence=min(1.0, 0.5 + len(points) / 2000.0),
         pixels=len(points),
         box=box,
+        occluded=cut is not None and len(cut) > 0,
     )
