@@ -10,15 +10,21 @@ plan for good: only a new approved plan moves the arm again.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import rclpy
 from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.clock import Clock, ClockType
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import (
+    ExternalShutdownException,
+    MultiThreadedExecutor,
+    SingleThreadedExecutor,
+)
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, Float64, Header, String
@@ -57,6 +63,7 @@ from embodied_stack.schemas import (
 )
 
 NAME = "motion_node"
+INPUT_WAIT_S = 3.0  # a plan waits this long for a joint state and its objects to be perceived
 
 
 def _describe(text: str, low: float | None = None, high: float | None = None) -> Any:
@@ -108,12 +115,13 @@ class MotionNode(Node):
         self._stop_reason: str | None = "starting"
         self.plan_executor: PlanExecutor | None = None
         self._seen_plans: set[str] = set()
+        self._pending: tuple[Plan, float] | None = None  # waiting for its inputs
         self._joints: JointStateSample | None = None
         self._objects: list[PerceivedObject] = []
         self._last_status: MotionStatus | None = None
         self.holds_sent = 0
 
-        safety, work = MutuallyExclusiveCallbackGroup(), MutuallyExclusiveCallbackGroup()
+        work = MutuallyExclusiveCallbackGroup()
         controller = self.profile.controller
         self._traj_pub = self.create_publisher(
             JointTrajectory, controller.trajectory_topic, qos.COMMAND
@@ -123,21 +131,13 @@ class MotionNode(Node):
         )
         self._status_pub = self.create_publisher(String, "motion/status", qos.LATCHED)
         self._audit = AuditClient(self, NAME, _robot_id(str(p("registry").value)))
-        self.create_subscription(
-            Bool, "safety/estop", self._on_estop, qos.LATCHED, callback_group=safety
-        )
-        self.create_subscription(
-            Header,
-            "safety/heartbeat",
-            self._on_heartbeat,
-            qos.heartbeat(self.guard.timeout_s),
-            callback_group=safety,
-        )
-        self.create_timer(
-            1.0 / float(p("watchdog_hz").value),
-            self._watchdog,
-            callback_group=safety,
-            clock=Clock(clock_type=ClockType.STEADY_TIME),
+        # Safety inputs on a private node with its own thread, and the watchdog on
+        # another: a busy executor (plans, gates, other nodes in one process) never
+        # delays a stop or makes a heartbeat look stale.
+        self._watch_stop = threading.Event()
+        self._watch_period = 1.0 / float(p("watchdog_hz").value)
+        self._watch_thread = threading.Thread(
+            target=self._watch, name="motion_watchdog", daemon=True
         )
         self.create_subscription(
             String, "planner/plan", self._on_plan, qos.LATCHED, callback_group=work
@@ -162,15 +162,17 @@ class MotionNode(Node):
         )
         steady = Clock(clock_type=ClockType.STEADY_TIME)
         self.create_timer(jog.deadman_s / 3, self._jog_tick, callback_group=work, clock=steady)
+        self._safety = _SafetyInputs(self, self.guard, self._on_estop)
+        self._watch_thread.start()
 
     # ---- safety -----------------------------------------------------------------------
 
-    def _on_estop(self, msg: Bool) -> None:
-        self.guard.set_estop(bool(msg.data))
+    def _on_estop(self) -> None:
         self._watchdog()
 
-    def _on_heartbeat(self, _msg: Header) -> None:
-        self.guard.beat(time.monotonic())
+    def _watch(self) -> None:
+        while not self._watch_stop.wait(self._watch_period):
+            self._watchdog()
 
     def _watchdog(self) -> None:
         reason = self.guard.stop_reason(time.monotonic())
@@ -229,6 +231,24 @@ class MotionNode(Node):
             if self.plan_executor is not None and not self.plan_executor.finished:
                 self._send([*self.plan_executor.abort(f"superseded by plan {plan.plan_id}")])
                 self._after_tick()
+            # Just started, or perception not caught up: wait a little for the inputs.
+            self._pending = (plan, time.monotonic() + INPUT_WAIT_S)
+            self._try_pending()
+
+    def _try_pending(self) -> None:
+        """Start the waiting plan once the arm's state and its objects are in (or time is up)."""
+        if self._pending is None:
+            return
+        plan, deadline = self._pending
+        perceived = {o.id for o in self._objects}
+        waiting = self._joints is None or not reports.referenced_objects(plan) <= perceived
+        if not waiting or time.monotonic() > deadline:
+            self._start(plan)
+
+    def _start(self, plan: Plan) -> None:
+        """Validate and begin `plan` (under the lock, with a joint state at hand)."""
+        with self._lock:
+            self._pending = None
             refusal = self._start_refusal()
             if refusal is not None:
                 self._refuse(plan, refusal)
@@ -305,6 +325,7 @@ class MotionNode(Node):
             return
         with self._lock:
             self._objects = objects
+            self._try_pending()
             executor = self.plan_executor
             held = executor.world.held if executor is not None else None
         self.monitor.update_scene(objects, held)
@@ -317,6 +338,7 @@ class MotionNode(Node):
             return
         with self._lock:
             self._joints = sample
+            self._try_pending()
             executor = self.plan_executor
             if executor is None or executor.finished:
                 return
@@ -352,6 +374,7 @@ class MotionNode(Node):
 
     def _republish(self) -> None:
         with self._lock:
+            self._try_pending()
             if self._last_status is not None:
                 self._publish_status(self._last_status.model_copy(update={"stamp": self._now()}))
 
@@ -363,8 +386,49 @@ class MotionNode(Node):
         return self.get_clock().now().nanoseconds * 1e-9
 
     def destroy_node(self) -> None:
+        self._watch_stop.set()
+        self._watch_thread.join(timeout=2.0)
+        self._safety.close()
         self._audit.close()
         super().destroy_node()
+
+
+class _SafetyInputs:
+    """`safety/estop` and `safety/heartbeat` on a private node spun by its own thread."""
+
+    def __init__(self, parent: Node, guard: SafetyGuard, on_estop: Callable[[], None]) -> None:
+        self.node = Node(
+            f"{parent.get_name()}_safety",
+            namespace=parent.get_namespace(),
+            context=parent.context,
+            start_parameter_services=False,
+            enable_rosout=False,
+        )
+        self._guard, self._on_estop = guard, on_estop
+        self.node.create_subscription(Bool, "safety/estop", self._estop, qos.LATCHED)
+        self.node.create_subscription(
+            Header, "safety/heartbeat", self._beat, qos.heartbeat(guard.timeout_s)
+        )
+        self._executor = SingleThreadedExecutor(context=parent.context)
+        self._executor.add_node(self.node)
+        self._thread = threading.Thread(target=self._spin, name="motion_safety", daemon=True)
+        self._thread.start()
+
+    def _estop(self, msg: Bool) -> None:
+        self._guard.set_estop(bool(msg.data))
+        self._on_estop()
+
+    def _beat(self, _msg: Header) -> None:
+        self._guard.beat(time.monotonic())
+
+    def _spin(self) -> None:
+        with contextlib.suppress(ExternalShutdownException):
+            self._executor.spin()
+
+    def close(self) -> None:
+        self._executor.shutdown(timeout_sec=1.0)
+        self._thread.join(timeout=2.0)
+        self.node.destroy_node()
 
 
 def _robot_id(registry: str) -> str:

@@ -7,6 +7,16 @@ from typing import Any
 from embodied_stack.schemas import MotionState, MotionStatus, Plan, Violation
 
 
+def referenced_objects(plan: Plan) -> set[str]:
+    """Object ids the plan's steps name (`object`, `target`)."""
+    return {
+        str(step.args[key])
+        for step in plan.steps
+        for key in ("object", "target")
+        if isinstance(step.args.get(key), str)
+    }
+
+
 def motion_start_payload(plan: Plan) -> dict[str, Any]:
     return {
         "plan_id": plan.plan_id,
