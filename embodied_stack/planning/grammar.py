@@ -258,7 +258,10 @@ def _assign_roles(clause: Clause, phrases: list[Phrase]) -> None:
         clause.by_color = clause.by_color or phrase.ref.matching
     theme_at = _theme_index(phrases)
     dest_at = _dest_index(clause, phrases, theme_at)
+    ba_at = next((i for i, p in enumerate(phrases) if p.ba), None)
     for i, phrase in enumerate(phrases):
+        if ba_at is not None and i < ba_at and phrase.rel is None:
+            continue  # the subject before 把 (我打算把方块...): not an object of the action
         if phrase.prep == "from" and i != dest_at:
             clause.source = phrase.ref
             _attach(phrases, i, Relation("from", phrase.ref))

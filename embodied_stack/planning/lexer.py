@@ -150,19 +150,31 @@ def _chinese(run: str) -> Iterator[Token]:
             yield from _longest_match(segment)
 
 
-def _longest_match(segment: str) -> Iterator[Token]:
+def _longest_match(segment: str) -> list[Token]:
+    """Split a segment jieba kept whole into lexicon words (放到 -> 放 + 到). When part of
+    it is unknown, the segment is some other word (打算 "intend", 计划 "plan"), and a
+    striking character inside it (打, 划) is not read as one."""
+    tokens: list[Token] = []
     i = 0
     while i < len(segment):
         for n in range(min(_MAX_CJK_WORD, len(segment) - i), 0, -1):
-            piece = segment[i : i + n]
-            entry = CHINESE.get(piece)
-            if entry is not None:
-                yield Token(entry[0], entry[1], piece)
+            token = _cjk_piece(segment[i : i + n], last_chance=n == 1)
+            if token is not None:
+                tokens.append(token)
                 break
-            if n == 1:
-                digit = CHINESE_DIGITS.get(piece)
-                if digit is not None:
-                    yield Token(W.NUM, str(digit), piece, number=float(digit))
-                else:
-                    yield Token(W.WORD, piece, piece)
         i += n
+    if any(t.cls is W.WORD for t in tokens):
+        tokens = [Token(W.WORD, t.text, t.text) if t.cls is W.HARM else t for t in tokens]
+    return tokens
+
+
+def _cjk_piece(piece: str, *, last_chance: bool) -> Token | None:
+    entry = CHINESE.get(piece)
+    if entry is not None:
+        return Token(entry[0], entry[1], piece)
+    if not last_chance:
+        return None
+    digit = CHINESE_DIGITS.get(piece)
+    if digit is not None:
+        return Token(W.NUM, str(digit), piece, number=float(digit))
+    return Token(W.WORD, piece, piece)
