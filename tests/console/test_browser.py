@@ -63,7 +63,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSession]:
     }
     overrides["console_node"].update(port=0, incident_dir=str(workdir / "incidents"))
     overrides["audit_node"]["incident_dir"] = str(workdir / "incidents")
-    overrides["sim_node"].update(realtime=True)  # motion at the pace an operator sees
+    overrides["sim_node"].update(realtime=False)  # as fast as the machine allows
     config = SessionConfig(
         scene=load_scene(config_path("scenes/default.yaml")),
         nodes=AVAILABLE,
@@ -116,7 +116,8 @@ def log_in(browser: Browser, pages: list[Any], stack: StackSession, name: str) -
     page.fill("#login-name", name)
     page.fill("#login-password", PASSWORDS[name])
     page.click("#login-submit")
-    expect(page.locator("#who")).to_contain_text(f"{name} ({ROLES[name]})")
+    # argon2 on a loaded machine: a login may take seconds
+    expect(page.locator("#who")).to_contain_text(f"{name} ({ROLES[name]})", timeout=30_000)
     return page
 
 
@@ -241,13 +242,26 @@ def tcp_z(page: Page) -> float:
     return float(state["tcp"]["position"][2])
 
 
-def wait_moving_up(page: Page, start_z: float, timeout_s: float = 20.0) -> None:
+def wait_moving_up(
+    page: Page, stack: StackSession, start_z: float, timeout_s: float = 20.0
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if tcp_z(page) > start_z + 0.01:
             return
         time.sleep(0.1)
-    pytest.fail("the arm did not move up while +Z was held")
+    assert stack.stack is not None
+    motion, sim = stack.stack.nodes["motion_node"], stack.sim_node
+    jog = getattr(motion, "jog", None)
+    why = {
+        "jog.active": getattr(jog, "active", None),
+        "jog.rejected": getattr(jog, "rejected", None),
+        "motion stop reason": getattr(motion, "_stop_reason", None),
+        "sim holding": getattr(sim, "holding", None),
+        "page": page.locator("#jog-result").inner_text(),
+        "z": (start_z, tcp_z(page)),
+    }
+    pytest.fail(f"the arm did not move up while +Z was held: {why}")
 
 
 def assert_still(page: Page) -> None:
@@ -270,7 +284,7 @@ def test_jog_moves_while_held_and_stops_on_release_and_on_blur(
         start = tcp_z(page)
         button.hover()
         page.mouse.down()
-        wait_moving_up(page, start)
+        wait_moving_up(page, stack, start)
         if stop == "release":
             page.mouse.up()
         else:  # the tab loses focus while the button is still held
