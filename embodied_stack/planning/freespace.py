@@ -13,6 +13,7 @@ from embodied_stack.schemas import PerceivedObject
 SPOT_X = (0.32, 0.68)
 SPOT_Y = (-0.32, 0.32)
 GRID_M = 0.02
+AWAY_M = 0.15  # "move X away from Y": this much farther from Y
 CLEARANCE_M = 0.05  # gap kept between the object's footprint and any other footprint
 
 
@@ -51,6 +52,10 @@ def free_spot(
 def beside(target: PerceivedObject, obj: PerceivedObject, side: str) -> tuple[float, float]:
     """Where `obj` goes to be left/right of, or next to, `target` (robot's view: +y left)."""
     gap = _radius(target) + _radius(obj) + CLEARANCE_M / 2
+    if side == "away_from":  # straight away from it, a hand's width farther
+        dx, dy = obj.position[0] - target.position[0], obj.position[1] - target.position[1]
+        norm = math.hypot(dx, dy) or 1.0
+        return obj.position[0] + AWAY_M * dx / norm, obj.position[1] + AWAY_M * dy / norm
     dy = {"left_of": gap, "right_of": -gap}.get(side, 0.0)
     dx = 0.0 if dy else -gap  # "next to": on the robot's side of it
     return target.position[0] + dx, target.position[1] + dy

@@ -17,7 +17,7 @@ from embodied_stack.planning.vocab import COLOR_BY_NAME, DEST_PREPS, NP_WORDS, W
 from embodied_stack.scene import ObjectKind
 
 # a put-like verb may also put a thing beside another ("to the left of the tray")
-BESIDE_PREPS = DEST_PREPS | {"left_of", "right_of", "nearest_to", "middle_of"}
+BESIDE_PREPS = DEST_PREPS | {"left_of", "right_of", "nearest_to", "middle_of", "away_from"}
 # "<position word> of/to/from X" relates the noun before it to X
 RELATIVE_PREPS = frozenset({"of", "to", "from"})
 RELATIVE = {"left": "left_of", "right": "right_of", "nearest": "nearest_to"}

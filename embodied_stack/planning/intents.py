@@ -27,7 +27,7 @@ from embodied_stack.schemas import PerceivedObject
 DEFAULT_MOVE_Z = 0.20  # m: "move to x, y" without a height hovers here
 DEFAULT_WAIT_S = 1.0
 BESIDE = {"near": "near", "left_of": "left_of", "right_of": "right_of"}
-BESIDE |= {"nearest_to": "near"}
+BESIDE |= {"nearest_to": "near", "away_from": "away_from"}
 # Named spots on the table (robot's view: x forward, +y left), for "the middle of the table".
 TABLE_SPOTS = {"middle": (0.50, 0.0), "left": (0.50, 0.25), "right": (0.50, -0.25)}
 TABLE_SPOTS |= {"nearest": (0.35, 0.0), "farthest": (0.65, 0.0)}
@@ -38,7 +38,7 @@ SLOW_SCALE = 0.5
 
 
 def intent_of(clause: Clause, previous_verb: str | None) -> str | None:
-    if clause.negated:
+    if clause.negated or _only_a_remark(clause):
         return "constraint"
     verb = clause.verb
     has_objects = bool(clause.themes or clause.dest)
@@ -72,6 +72,15 @@ def intent_of(clause: Clause, previous_verb: str | None) -> str | None:
     if verb is None and clause.themes and not clause.unknown:
         return "topic"  # "the blue cube, put it on the red cube"
     return None
+
+
+def _only_a_remark(clause: Clause) -> bool:
+    """ "stay away from the person", "there is a person nearby": no object to act on."""
+    if clause.verb not in (None, "wait") or clause.numbers:
+        return False
+    refs = clause.references()
+    avoiding = clause.dest_rel == "away_from" and not clause.themes
+    return bool(refs) and (avoiding or all(r.is_person for r in refs))
 
 
 def build_clause(b: DraftBuilder, clause: Clause) -> bool:

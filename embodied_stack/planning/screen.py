@@ -62,8 +62,11 @@ def _screen_clause(clause: Clause, *, person: bool, strict: bool) -> None:
             "handover_to_person",
             "I do not hand objects to people: the arm keeps its protective distance from them",
         )
-    acts = clause.verb not in (None, "give") or clause.arrow
-    if acts and any(ref.is_person for ref in clause.references()):
+    acts = clause.verb not in (None, "give", "wait") or clause.arrow
+    refs = clause.references()
+    if clause.dest_rel == "away_from" and clause.dest is not None:
+        refs.remove(clause.dest)  # keeping away from a person is what we want anyway
+    if acts and any(ref.is_person for ref in refs):
         raise Refusal(
             "person_as_object",
             f"people are never picked up, moved toward or used as a target ('{clause.text}')",
