@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--load",
         choices=("none", "motion", "full"),
-        default="full",
+        default="motion",
         help="motion: plans keep the arm moving; full: also camera rendering + perception_node",
     )
     return parser
@@ -297,15 +297,14 @@ class Probe(Node):
             self._changed.wait(timeout_s)
 
     def wait_hold(self, before: int, timeout_s: float) -> HoldStatus | None:
-        """The hold numbered `before + 1`, once it is reported."""
+        """The first hold numbered above `before` that was reported (a report may be
+        overwritten by the next on the latched topic: the count still tells)."""
         deadline = time.monotonic() + timeout_s
         with self._changed:
             while True:
-                for hold in reversed(self.holds):
-                    if hold.hold_count == before + 1 and hold.holding:
-                        return hold
-                    if hold.hold_count <= before:
-                        break
+                news = [h for h in self.holds if h.hold_count > before and h.holding]
+                if news:
+                    return news[0]
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return None
@@ -466,7 +465,8 @@ def press(probe: Probe, device: EstopBox, stack: Stack) -> float | None:
     hold = probe.wait_hold(before, STEP_TIMEOUT_S)
     if hold is None:
         raise TimeoutError(f"no hold within {STEP_TIMEOUT_S:g} s of a press: {probe.state()}")
-    if not (hold.reason or "").startswith("e-stop") or hold.monotonic_s < written:
+    ours = hold.hold_count == before + 1 and (hold.reason or "").startswith("e-stop")
+    if not ours or hold.monotonic_s < written:
         return None  # something else stopped the arm first
     probe.attributed.add(hold.hold_count)
     return float(hold.monotonic_s - written)
@@ -484,7 +484,8 @@ def heartbeat_loss(probe: Probe, device: EstopBox, stack: Stack) -> float | None
     revive(probe, device, stack)
     if hold is None:
         raise TimeoutError(f"no hold within {STEP_TIMEOUT_S:g} s of killing the kill switch")
-    if "heartbeat" not in (hold.reason or "") or hold.monotonic_s < killed:
+    ours = hold.hold_count == before + 1 and "heartbeat" in (hold.reason or "")
+    if not ours or hold.monotonic_s < killed:
         return None
     probe.attributed.add(hold.hold_count)
     return float(hold.monotonic_s - killed)
