@@ -255,7 +255,7 @@ def shared_backend() -> Iterator[tuple[ScriptedEndpoint, LlmBackend]]:
         backend.close()
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(reply=REPLIES)
 def test_any_model_reply_plans_or_refuses(reply, shared_backend, registry, redlines) -> None:
     server, backend = shared_backend

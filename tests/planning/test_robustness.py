@@ -30,7 +30,7 @@ def _check(text: str, scene: str, offline, registry, redlines) -> None:
         assert plan.steps
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     text=st.lists(st.sampled_from(WORDS), min_size=1, max_size=14).map(" ".join),
     scene=st.sampled_from(sorted(SCENES)),

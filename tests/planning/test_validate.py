@@ -154,7 +154,7 @@ STEP = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(st.lists(STEP, max_size=6) | JSON)
 def test_validation_never_crashes(raw: Any) -> None:
     try:
