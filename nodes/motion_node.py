@@ -202,10 +202,17 @@ class MotionNode(Node):
             return
         with self._send_lock:
             self._publish_hold()
+        reason = "red line: " + "; ".join(v.describe() for v in violations[:3])
         executor = self.plan_executor
         if executor is not None and not executor.finished:
             executor.violations = violations
-            self._abort("red line: " + "; ".join(v.describe() for v in violations[:3]))
+            self._abort(reason)  # audited with the plan's end
+        elif self.jog.active:
+            self.jog.stop()
+            self.get_logger().warning(f"jog stopped: {reason}")
+            self._audit.emit(
+                AuditEventKind.VIOLATION, NAME, reports.violations_payload(None, violations)
+            )
 
     def _publish_hold(self) -> None:
         self._traj_pub.publish(
@@ -340,12 +347,11 @@ class MotionNode(Node):
             self._joints = sample
             self._try_pending()
             executor = self.plan_executor
-            if executor is None or executor.finished:
-                return
-            now = sample.stamp if sample.stamp > 0 else self._now()
-            self._send(executor.tick(now, sample, self._objects))
-            self._after_tick()
-            if not executor.finished:
+            if executor is not None and not executor.finished:
+                now = sample.stamp if sample.stamp > 0 else self._now()
+                self._send(executor.tick(now, sample, self._objects))
+                self._after_tick()
+            if (executor is not None and not executor.finished) or self.jog.active:
                 self._monitor(sample)
 
     def _send(self, commands: list[Command]) -> None:
