@@ -306,7 +306,9 @@ def _coordinates(clause: Clause, axes: tuple[str, ...]) -> dict[str, float]:
 
 def _missing_destination(b: DraftBuilder, clause: Clause) -> None:
     names = ", ".join(r.describe() for r in clause.themes)
-    raise Refusal("missing_destination", f"where should I put {names}?")
+    raise Refusal(
+        "missing_destination", f"where should I put '{names}'? Name a container, an object or x, y"
+    )
 
 
 def _simple(skill: str) -> Any:
