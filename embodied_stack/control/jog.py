@@ -8,7 +8,7 @@ step never reaches further than `step_s` of motion, so even a lost hold stops so
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -47,6 +47,7 @@ class JogController:
         self._active: JogCommand | None = None
         self._last_refresh = 0.0
         self._step_ends = 0.0  # wall time the current step finishes
+        self._end: Array | None = None  # joints at the end of the current step
         self.rejected: str | None = None
 
     @property
@@ -80,7 +81,7 @@ class JogController:
 
     def stop(self) -> list[Command]:
         """End the jog: a hold when the arm was jogging."""
-        was, self._active = self._active, None
+        was, self._active, self._end = self._active, None, None
         if was is None or was.axis is JogAxis.GRIPPER:
             return []
         return [SendTrajectory(JointTrajectoryCommand(tuple(self.ctx.profile.joints)), "hold")]
@@ -88,6 +89,8 @@ class JogController:
     def _step(self, now: float, world: WorldModel) -> list[Command]:
         assert self._active is not None
         jog = self._active
+        if self._end is not None:  # continue from where the last step comes to rest
+            world = replace(world, joints=self._end)
         motion = MotionBuilder(self.ctx, world)
         tcp = motion.tcp()
         target = tcp[:3, 3].copy()
@@ -112,8 +115,10 @@ class JogController:
             self.rejected = "red line: " + "; ".join(violations[:3])
             return self.stop()
         self.rejected = None
-        # Plan the next step while this one decelerates: the arm barely pauses.
-        self._step_ends = now + max(0.05, segment.command.duration - 0.15)
+        # The next step starts when this one has come to rest (the follower at rest at
+        # its end), so no step ever starts from a velocity it was not planned for.
+        self._step_ends = now + segment.command.duration
+        self._end = segment.end
         return [SendTrajectory(segment.command, f"jog {jog.axis.value}{jog.direction:+d}")]
 
     def _gate(self, segment: TrajectorySegment, world: WorldModel, jog: JogCommand) -> list[str]:
