@@ -136,3 +136,26 @@ def test_abort_holds_at_once_and_never_resumes(
         assert executor.tick(t, at_home(profile), scene_objects(scene)) == []
     status = executor.status()
     assert status.state is MotionState.ABORTED and status.error == "e-stop pressed"
+
+
+def test_every_planned_segment_stays_within_the_limits(
+    scene: Scene, ctx: SkillContext, profile: RobotProfile
+) -> None:
+    """Skills produce only trajectories the follower can run inside every limit."""
+    from embodied_stack.control.segments import TrajectorySegment
+    from tests.control.test_trajectory import assert_within
+
+    plan = plan_of(
+        ("pick", {"object": "blue_cube"}),
+        ("place", {"target": "tray"}),
+        ("set_speed", {"scale": 0.5}),
+        ("pick", {"object": "red_cube"}),
+        ("place_at", {"x": 0.35, "y": -0.3}),
+        ("go_home", {}),
+    )
+    expansions, error = validate_plan(plan.steps, world_for(scene, profile), ctx)
+    assert error is None
+    segments = [s for e in expansions for s in e.segments if isinstance(s, TrajectorySegment)]
+    assert len(segments) > 10
+    for segment in segments:
+        assert_within(segment.command, segment.start, ctx.limits, ctx.chain, profile)
