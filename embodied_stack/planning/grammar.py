@@ -54,6 +54,7 @@ class Clause:
     speed: str | None = None
     by_color: bool = False
     direction: str | None = None  # a position word used as a direction of motion
+    on_top: bool = False  # ends in "on top" / "on": onto whatever was stacked last
     home: bool = False
     arrow: bool = False
     unknown: list[str] = field(default_factory=list)
@@ -77,6 +78,8 @@ class Clause:
 def parse_clause(tokens: list[Token]) -> Clause:
     clause = Clause(tokens=tokens)
     phrases = _phrases(tokens, clause)
+    last = phrases[-1]
+    clause.on_top = last.prep in ("on", "onto") and not last.ref.has_content()  # "... on top"
     _assign_roles(clause, [p for p in phrases if p.ref.has_content() or p.ref.relation])
     return clause
 

@@ -67,6 +67,8 @@ def intent_of(clause: Clause, previous_verb: str | None) -> str | None:
         return "tower"
     if verb == "set_down":
         return "set_down"
+    if clause.on_top and clause.themes and verb in ("put", "move", "stack"):
+        return "on_top"
     if verb in ("put", "move") and clause.themes:
         return "missing_destination"
     if verb is None and clause.themes and not clause.unknown:
@@ -111,10 +113,27 @@ def _themes(b: DraftBuilder, clause: Clause, *, many: bool) -> list[PerceivedObj
 
 
 def _dest(b: DraftBuilder, clause: Clause) -> PerceivedObject:
-    assert clause.dest is not None
-    if clause.dest.pronoun and not (clause.dest.colors or clause.dest.kinds) and b.last:
-        return b.obj(b.last[-1])
-    return resolve_one(clause.dest, b.objects, Role.DEST)
+    dest = clause.dest
+    assert dest is not None
+    if dest.pronoun and not (dest.colors or dest.kinds):
+        mentioned = [t.relation.other for t in clause.themes if t.relation is not None]
+        if mentioned:  # "move the cube closest to the tray into it": it = the tray
+            return resolve_one(mentioned[0], b.objects, Role.DEST)
+        if b.last:
+            return b.obj(b.last[-1])
+    return resolve_one(dest, b.objects, Role.DEST)
+
+
+def _on_top(b: DraftBuilder, clause: Clause) -> None:
+    """ "... and the red one on top": onto what the last step stacked."""
+    if not b.last:
+        raise Refusal("missing_destination", f"on top of what, in '{clause.text}'?")
+    target = b.obj(b.last[-1])
+    for obj in _themes(b, clause, many=True):
+        b.pick(obj)
+        b.place(target)
+        target = obj
+    b.last = [target.id]
 
 
 def _put(b: DraftBuilder, clause: Clause) -> None:
@@ -355,5 +374,6 @@ _HANDLERS: dict[str, Any] = {
     "constraint": _constraint,
     "topic": _topic,
     "set_down": _set_down,
+    "on_top": _on_top,
     "missing_destination": _missing_destination,
 }
