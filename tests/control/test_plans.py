@@ -52,6 +52,7 @@ def rejected(plan: Plan, scene: Scene, ctx: SkillContext, profile: RobotProfile)
         ([("move_to", {"x": 0.5, "y": 0.0, "z": "high"})], "must be a number"),
         ([("move_to", {"x": 1.5, "y": 0.0, "z": 0.2})], "outside the workspace"),
         ([("move_to", {"x": 0.3, "y": 0.5, "z": 0.2})], "outside the workspace"),
+        ([("move_to", {"x": 0.785, "y": 0.43, "z": 0.02})], "leaves the reachable space"),
         (
             [("pick", {"object": "red_cube"}), ("place_at", {"x": 0.95, "y": 0.0})],
             "step 2 (place_at)",
