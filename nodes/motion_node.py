@@ -1,11 +1,14 @@
-"""motion_node: executes approved plans; holds at once on e-stop or a stale heartbeat.
+"""motion_node: executes approved plans and jogs; holds at once on e-stop or a stale heartbeat.
 
 Wiring only: plans from `planner/plan` (approved, each id at most once), joint
-states and perceived objects go into the core's PlanExecutor; the commands it
-returns go out on the controller's and gripper's topics after the red-line gate
-(`embodied_stack.control.redline_gate`); progress goes out on `motion/status`.
-A stop (e-stop, stale or missing heartbeat) sends a hold at once and aborts the
-plan for good: only a new approved plan moves the arm again.
+states and perceived objects go into the core's PlanExecutor (`teleop/jog` into its
+JogController); the commands they return go out on the controller's and gripper's
+topics. The red lines come from the safety core: RedLineGate judges every
+trajectory before it is sent, RuntimeMonitor the measured state while the arm moves.
+Progress goes out on `motion/status`, motion_start/motion_end/violation on the audit
+log. A stop (e-stop, stale or missing heartbeat, watched on a private node and
+thread) sends a hold at once and aborts the plan for good: only a new approved plan
+moves the arm again.
 """
 
 from __future__ import annotations
