@@ -16,6 +16,7 @@ import os
 import queue
 import threading
 import time
+import traceback
 from typing import Any
 
 import rclpy
@@ -199,6 +200,8 @@ class PlannerNode(Node):
                 self._plan(text, operator)
             except StackError as exc:  # a config problem must not kill the worker
                 self.get_logger().error(f"planning failed: {exc}")
+            except Exception:  # a bug must not silence the planner for good: log it, go on
+                self.get_logger().error(f"planning {text!r} crashed:\n{traceback.format_exc()}")
 
     def _plan(self, text: str, operator: str) -> None:
         if not self._scene_seen.wait(float(self.get_parameter("perception_wait_s").value)):
