@@ -30,7 +30,7 @@ from embodied_stack.perception.image_masks import (
 )
 from embodied_stack.perception.inputs import check_frame
 from embodied_stack.perception.people import person_from_points
-from embodied_stack.perception.shapes import Blob, Measured, ShapeParams, measure
+from embodied_stack.perception.shapes import Blob, Measured, ShapeParams, mark_covered, measure
 from embodied_stack.perception.supports import resolve
 from embodied_stack.scene import ObjectKind
 from embodied_stack.schemas import PerceivedObject
@@ -114,6 +114,7 @@ class Detector:
         blobs = self._blobs(rgb_ok, depth_ok, points, rows, cols, ~set_aside, table_value)
         for blob in blobs:
             blob.occluded = touches(blob.uv, occluders)
+        mark_covered(blobs, cfg.shape)
         measured: list[Measured] = []
         for blob in blobs:
             measured += measure(blob, cfg.shape)

@@ -71,6 +71,7 @@ class Blob:
     camera_xy: tuple[float, float] = (0.0, 0.0)
     occluded: bool = False  # touches the arm, a person or the image border
     table_value: float = 0.0  # white/gray blobs (color None): the brightness reference
+    covered: bool = False  # another blob stands on it: its top face is partly hidden
 
     def resolved_color(self) -> Color:
         return self.color if self.color is not None else light_color(self.values, self.table_value)
@@ -85,6 +86,7 @@ class Blob:
             self.camera_xy,
             self.occluded,
             self.table_value,
+            self.covered,
         )
 
 
@@ -105,6 +107,25 @@ class Measured:
     confidence: float = 1.0
     occluded: bool = False
     face_edge: float | None = None  # cubes: edge of the top face, when seen whole
+
+
+def mark_covered(blobs: list[Blob], p: ShapeParams) -> None:
+    """Flag blobs with another blob standing on them (their top face is partly hidden)."""
+    summary = []
+    for blob in blobs:
+        z = blob.points[:, 2]
+        rect = min_area_rect(blob.points[:, :2]) if len(z) >= 3 else None
+        summary.append((rect, float(np.percentile(z, 99)), float(np.percentile(z, 1))))
+    for i, (rect, top, _low) in enumerate(summary):
+        if rect is None:
+            continue
+        blobs[i].covered = any(
+            j != i
+            and other is not None
+            and abs(low - top) < p.table_snap
+            and rect.contains(other.cx, other.cy)
+            for j, (other, _top, low) in enumerate(summary)
+        )
 
 
 def measure(blob: Blob, p: ShapeParams) -> list[Measured]:
@@ -196,23 +217,27 @@ def _container(blob: Blob, rect: Rect, p: ShapeParams) -> list[Measured]:
 def _compact(blob: Blob, rect: Rect, top: float, low: float, p: ShapeParams) -> Measured:
     """Cube, cylinder or ball, told apart by footprint fill, a flat top, or a sphere fit.
 
-    A cube or cylinder with something on top shows only its sides: no flat top,
-    no sphere; the side walls in the table plane then say square or round.
+    A square footprint is a cube; a whole flat top says square or round by itself.
+    A cube or cylinder with something on top (covered) shows mostly its sides: no
+    whole top, no sphere; the outline in the table plane then says square or round.
     """
     xy = blob.points[:, :2]
     on_top = blob.points[:, 2] > top - p.top_band
     unpadded = Rect(rect.cx, rect.cy, rect.length - blob.pitch, rect.width - blob.pitch, rect.yaw)
     if hull_fill(xy, unpadded) >= p.cube_min_fill:
         return _cube(blob, rect, top, low, on_top, p)
+    top_share = float(np.count_nonzero(on_top)) / len(xy)
+    if not (blob.covered or blob.occluded) and top_share >= p.cylinder_min_top_share:
+        face = xy[on_top]  # its whole top face is in view: square or round
+        if hull_fill(face, min_area_rect(face)) >= p.cube_min_fill:
+            return _cube(blob, rect, top, low, on_top, p)
+        return _flat_topped_cylinder(blob, rect, top, low, on_top)
     centre, radius, rms = sphere_fit(blob.points)
     ball = rms < p.fit_max_rms and 0.3 * rect.length < radius < 0.7 * rect.length
     if not ball and radial_spread(xy, rect.cx, rect.cy) > p.square_min_spread:
         return _cube(blob, rect, top, low, on_top, p)  # corners stick out: a partly seen cube
-    if float(np.count_nonzero(on_top)) / len(xy) >= p.cylinder_min_top_share:
-        cx, cy = xy[on_top].mean(axis=0)
-        return _round(
-            ObjectKind.CYLINDER, blob, rect, top, low, (cx, cy, (rect.length + rect.width) / 4)
-        )
+    if top_share >= p.cylinder_min_top_share:
+        return _flat_topped_cylinder(blob, rect, top, low, on_top)
     if ball:
         m = _round(
             ObjectKind.BALL, blob, rect, top, float(centre[2]) - radius, (*centre[:2], radius)
@@ -223,6 +248,14 @@ def _compact(blob: Blob, rect: Rect, top: float, low: float, p: ShapeParams) -> 
     if rms < p.fit_max_rms and radius < rect.length:
         return _round(ObjectKind.CYLINDER, blob, rect, top, low, (*circle, radius))
     return _cube(blob, rect, top, low, np.zeros_like(on_top), p)
+
+
+def _flat_topped_cylinder(
+    blob: Blob, rect: Rect, top: float, low: float, on_top: npt.NDArray[np.bool_]
+) -> Measured:
+    cx, cy = blob.points[on_top, :2].mean(axis=0)
+    radius = (rect.length + rect.width) / 4
+    return _round(ObjectKind.CYLINDER, blob, rect, top, low, (cx, cy, radius))
 
 
 def _round(

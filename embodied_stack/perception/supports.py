@@ -12,27 +12,42 @@ from embodied_stack.perception.shapes import Measured, ShapeParams
 from embodied_stack.scene import CONTAINERS, ObjectKind
 
 Support = tuple[float, str, int | None, bool]  # bottom z, support, index, inside
+# Kinds whose bottom the shape cannot tell: with nothing seen below, on the table.
+UNSTACKED = frozenset({ObjectKind.CYLINDER, ObjectKind.KNIFE, ObjectKind.TRAY, ObjectKind.PLATE})
+
+
+def _lowest(m: Measured) -> float:
+    """The lowest point seen, or lower where the shape says so: a camera looking
+    straight down sees only the top of a cube, whose edge then tells its bottom."""
+    if m.kind is ObjectKind.CUBE and m.face_edge is not None:
+        return min(m.low, m.top - m.face_edge)
+    if m.kind is ObjectKind.BALL and m.centre_z is not None:
+        return min(m.low, m.centre_z - m.radius)
+    return m.low
 
 
 def find_support(i: int, found: list[Measured], p: ShapeParams) -> Support:
     m = found[i]
+    low = _lowest(m)
     for j, c in enumerate(found):
         if j == i or c.kind not in CONTAINERS or c.inner_floor is None:
             continue
-        resting_in = m.top > c.inner_floor + p.top_band and m.low < c.top + p.table_snap
+        resting_in = m.top > c.inner_floor + p.top_band and low < c.top + p.table_snap
         if resting_in and c.rect.contains(m.rect.cx, m.rect.cy):
             return c.inner_floor, "object", j, True
-    if m.low < p.table_snap:
+    if low < p.table_snap:
         return 0.0, "table", None, False
     below = [
         j
         for j, c in enumerate(found)
-        if j != i and abs(c.top - m.low) < p.table_snap and c.rect.contains(m.rect.cx, m.rect.cy)
+        if j != i and abs(c.top - low) < p.table_snap and c.rect.contains(m.rect.cx, m.rect.cy)
     ]
-    if not below:
-        return m.low, "unknown", None, False
-    j = max(below, key=lambda k: found[k].top)
-    return found[j].top, "object", j, False
+    if below:
+        j = max(below, key=lambda k: found[k].top)
+        return found[j].top, "object", j, False
+    if m.kind in UNSTACKED:  # flat things and upright cylinders seen only from above
+        return 0.0, "table", None, False
+    return low, "unknown", None, False
 
 
 def to_detection(m: Measured, support: Support) -> Detection:
