@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from embodied_stack.config import config_path, load_yaml, namespace_agnostic_params
+from embodied_stack.errors import ConfigError
 from embodied_stack.nodes.launcher import ALL_NODES, InProcessStack, specs_for
 from embodied_stack.supervisor import RestartPolicy, Supervisor, node_argv
 
@@ -76,15 +77,68 @@ def _start_recorder(stack: InProcessStack, path: Path) -> Any:
     return start_recording(stack, path)
 
 
+class RestartAuditor:
+    """The supervisor's `on_restart` hook: each restart is a `restart` audit event,
+    sent by a small node of the supervisor process (kept until audit_node is matched)."""
+
+    def __init__(self, namespace: str = "", registry: str = "registry.yaml") -> None:
+        import rclpy
+        from rclpy.context import Context
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.node import Node
+
+        from embodied_stack.nodes.audit_client import AuditClient
+
+        self.context = Context()
+        rclpy.init(context=self.context)
+        self.node = Node("supervisor", namespace=namespace or None, context=self.context)
+        self.audit = AuditClient(self.node, "supervisor", _robot_id(registry))
+        self._executor = SingleThreadedExecutor(context=self.context)
+        self._executor.add_node(self.node)
+        self.restarts = 0
+        self._thread = threading.Thread(target=self._spin, name="supervisor-audit", daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        try:
+            self._executor.spin()
+        except Exception:  # shutdown races end the spin
+            if self.context.ok():
+                raise
+
+    def __call__(self, name: str, code: int, count: int) -> None:
+        print(f"embodied-stack: {name} exited with {code}; restart #{count}")
+        self.restarts += 1
+        payload = {"node": name, "exit_code": code, "restart": count}
+        self.audit.emit("restart", "supervisor", payload)
+
+    def close(self, flush_s: float = 1.0) -> None:
+        if self.restarts:
+            time.sleep(flush_s)  # the flush timer sends a backlog once audit_node is back
+        self.audit.close()
+        self._executor.shutdown(timeout_sec=1.0)
+        self.node.destroy_node()
+        import rclpy
+
+        rclpy.try_shutdown(context=self.context)
+        self._thread.join(timeout=2.0)
+
+
+def _robot_id(registry: str) -> str:
+    try:
+        robot_id = load_yaml(config_path(registry)).get("robot_id")
+    except ConfigError:
+        return "unknown"
+    return str(robot_id) if robot_id else "unknown"
+
+
 def run_processes(args: argparse.Namespace, stop: threading.Event) -> int:
     params_dir = tempfile.TemporaryDirectory(prefix="embodied-stack-params-")
     params = namespace_agnostic_params(args.params or config_path("stack.yaml"), params_dir.name)
     policies = restart_policies(args.restart_policy)
 
-    def on_restart(name: str, code: int, count: int) -> None:
-        print(f"embodied-stack: {name} exited with {code}; restart #{count}")
-
-    supervisor = Supervisor(on_restart=on_restart)
+    auditor = RestartAuditor(args.namespace)
+    supervisor = Supervisor(on_restart=auditor)
     for spec in specs_for(selected_nodes(args), node_overrides(args)):
         argv = node_argv(spec.name, spec.ros_args(Path(params), args.namespace))
         supervisor.add(spec.name, argv, policies.get(spec.name))
@@ -95,6 +149,7 @@ def run_processes(args: argparse.Namespace, stop: threading.Event) -> int:
             supervisor.poll()
     finally:
         supervisor.stop_all()
+        auditor.close()
         params_dir.cleanup()
     return 0
 

@@ -1,0 +1,233 @@
+"""Fault injection on `embodied-stack run --processes`: kill -9 each node in turn while
+the arm carries out "put the red cube in the tray" (sim excepted: it is the robot).
+
+One supervised stack for the module (a process per node, temp audit dir, temp scene,
+the serial e-stop box on a pty in a process of its own, this run's ROS_DOMAIN_ID).
+Per node: the arm holds or finishes as that node's role demands, it never moves
+again without a new approved plan once the node is back, the audit chain verifies
+and the restart is in it. Judged on sim ground truth (the TCP) and `sim/hold`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from embodied_stack.audit.log import verify
+from embodied_stack.config import config_path
+from embodied_stack.nodes.bench_estop import EstopBox
+from embodied_stack.nodes.bench_stack import ProcessSession, WatchProbe
+from embodied_stack.nodes.harness import SessionConfig
+from embodied_stack.nodes.task_runner import settle
+from embodied_stack.scene import load_scene
+from embodied_stack.schemas import MotionState, SimControl, SimControlOp, to_json
+from embodied_stack.supervisor import RestartPolicy
+
+pytestmark = [pytest.mark.stack, pytest.mark.timeout(400)]
+
+# A loaded 2-core machine misses 0.1 s beats now and then (a false trip ends the
+# task before the fault); the behaviour under test does not depend on the value.
+HEARTBEAT_TIMEOUT_S = 0.5
+HOLD_SLACK_S = 0.75  # DDS deadline event -> sim thread, on a loaded machine
+STILL_M = 0.003  # TCP within this of where it stopped = not moving
+INSTRUCTION = "put the red cube in the tray"
+FAST = RestartPolicy(initial_backoff_s=0.2, max_backoff_s=1.0)
+
+
+@pytest.fixture(scope="module")
+def box() -> Iterator[EstopBox]:
+    device = EstopBox()  # forked before this module starts any rclpy context
+    yield device
+    device.close()
+
+
+@pytest.fixture(scope="module")
+def session(box: EstopBox) -> Iterator[ProcessSession]:
+    every = {"heartbeat_timeout_s": HEARTBEAT_TIMEOUT_S}
+    nodes = ("killswitch_node", "audit_node", "sim_node", "perception_node", "planner_node")
+    overrides: dict[str, dict[str, Any]] = {n: dict(every) for n in (*nodes, "motion_node")}
+    overrides["killswitch_node"] |= {"serial.timeout_s": 0.25, "allow_trigger_reset": True}
+    config = SessionConfig(
+        scene=load_scene(config_path("scenes/default.yaml")), overrides=overrides
+    )
+    policies = {n: FAST for n in (*nodes, "motion_node")}
+    with ProcessSession(config, serial_port=box.port, policies=policies) as stack:
+        error = stack.wait_ready(150.0)
+        assert error is None, error
+        yield stack
+
+
+def _probe(session: ProcessSession) -> WatchProbe:
+    assert isinstance(session.probe, WatchProbe)
+    return session.probe
+
+
+def _moving(probe: WatchProbe, window_s: float = 0.3) -> bool:
+    samples = [s for s in probe.tcp if s.monotonic > time.monotonic() - window_s]
+    return len(samples) >= 2 and _span(samples) > 0.01
+
+
+def _span(samples: list[Any]) -> float:
+    first = samples[0].position
+    return max(
+        sum((a - b) ** 2 for a, b in zip(s.position, first, strict=True)) ** 0.5 for s in samples
+    )
+
+
+def start_task(session: ProcessSession, attempts: int = 3) -> None:
+    """Reset the scene, instruct, and return once the arm is moving under the plan
+    (a false trip before that: try again)."""
+    probe = _probe(session)
+    for _ in range(attempts):
+        probe._sim_control.publish(_reset())
+        settle(session, 1.0)
+        probe.instruct(INSTRUCTION)
+
+        def executing() -> bool:
+            motion = probe.motion
+            return motion is not None and motion.state is MotionState.EXECUTING and _moving(probe)
+
+        if session.wait_until(executing, wall_timeout_s=60.0):
+            session.wait_until(lambda: False, wall_timeout_s=0.5)  # well into the move
+            if _moving(probe):
+                return
+    pytest.fail(f"the arm never moved under {INSTRUCTION!r}: motion {probe.motion}")
+
+
+def _reset() -> Any:
+    from std_msgs.msg import String
+
+    return String(data=to_json(SimControl(op=SimControlOp.RESET)))
+
+
+def still_after(probe: WatchProbe, since: float, observe_s: float) -> tuple[float | None, float]:
+    """Watch the TCP for observe_s wall seconds from `since`: the wall time (after
+    `since`) from which it stayed within STILL_M, or None if it never settled; and the
+    largest movement after that point."""
+    time.sleep(max(0.0, since + observe_s - time.monotonic()))
+    samples = [s for s in probe.tcp if s.monotonic >= since]
+    assert len(samples) > 5, "no ground truth after the fault"
+    last = samples[-1].position
+    settled = None
+    for sample in reversed(samples):
+        if sum((a - b) ** 2 for a, b in zip(sample.position, last, strict=True)) ** 0.5 > STILL_M:
+            break
+        settled = sample.monotonic
+    tail = [s for s in samples if settled is not None and s.monotonic >= settled]
+    return (None if settled is None else settled - since), _span(tail) if tail else 1.0
+
+
+def wait_rejoined(session: ProcessSession, name: str, old_pid: int | None) -> None:
+    probe = _probe(session)
+
+    def back() -> bool:
+        pid = session.pid(name)
+        return pid is not None and pid != old_pid and name in probe.get_node_names()
+
+    assert session.wait_until(back, wall_timeout_s=60.0), f"{name} did not come back"
+
+
+def _plan_ended(probe: WatchProbe) -> Any:
+    final = {MotionState.DONE, MotionState.FAILED, MotionState.ABORTED}
+    return lambda: probe.motion is not None and probe.motion.state in final
+
+
+def assert_no_motion_without_plan(session: ProcessSession, observe_s: float = 3.0) -> None:
+    """After the restart nothing moves until a new plan is approved."""
+    probe = _probe(session)
+    plans_before = len(probe.plan_order)
+    start = time.monotonic()
+    time.sleep(observe_s)
+    samples = [s for s in probe.tcp if s.monotonic >= start]
+    assert len(samples) > 5
+    assert _span(samples) <= STILL_M, f"arm moved {_span(samples):.3f} m with no new plan"
+    assert len(probe.plan_order) == plans_before
+
+
+def assert_audit_ok(session: ProcessSession, name: str) -> None:
+    import json
+
+    report = verify(session.audit_dir)
+    assert report.ok, report.summary()
+
+    def restart_logged() -> bool:
+        lines = (
+            line for f in session.audit_dir.glob("*.jsonl") for line in f.read_text().splitlines()
+        )
+        return any('"restart"' in line and f'"{name}"' in line for line in lines)
+
+    assert session.wait_until(restart_logged, wall_timeout_s=20.0), json.dumps(
+        [f.name for f in session.audit_dir.iterdir()]
+    )
+    assert verify(session.audit_dir).ok
+
+
+# Order matters little: each case starts from a reset scene and a running stack.
+@pytest.mark.parametrize(
+    "name", ["killswitch_node", "motion_node", "perception_node", "planner_node", "audit_node"]
+)
+def test_kill_node_during_task(session: ProcessSession, name: str) -> None:
+    probe = _probe(session)
+    start_task(session)
+    holds_before = len(probe.holds)
+    killed_at = time.monotonic()
+    old_pid = session.kill(name)
+    assert old_pid is not None
+    settled, drift = still_after(probe, killed_at, observe_s=4.0)
+    print(f"{name}: arm still after {settled} s (drift {drift * 1000:.1f} mm)")
+    if name == "killswitch_node":  # heartbeat lost: the actuator side holds on its own
+        new_holds = probe.holds[holds_before:]
+        assert new_holds and new_holds[0].holding, "sim_node never held"
+        latency = new_holds[0].monotonic_s - killed_at
+        print(f"{name}: hold {latency:.3f} s after the kill ({new_holds[0].reason})")
+        assert latency <= HEARTBEAT_TIMEOUT_S + HOLD_SLACK_S
+    late = None
+    if name in ("killswitch_node", "motion_node"):  # the arm's command chain: it stops
+        bound = HEARTBEAT_TIMEOUT_S + HOLD_SLACK_S
+        if settled is None or settled > bound or drift > STILL_M:
+            late = f"arm still only after {settled} s (bound {bound} s), drift {drift} m"
+    else:  # not in the command chain: the approved plan may run to its end, no further
+        assert session.wait_until(_plan_ended(probe), wall_timeout_s=120.0), probe.motion
+    wait_rejoined(session, name, old_pid)
+    if name == "killswitch_node":  # box released: the new latch clears; a press latches
+        assert session.wait_until(lambda: probe.estop is False, wall_timeout_s=30.0)
+    assert_no_motion_without_plan(session)
+    assert_audit_ok(session, name)
+    if late and name == "motion_node":
+        # sim_node keeps following the last trajectory to its end when motion_node dies:
+        # no liveness of the commander on the actuator side (DESIGN.md §5 asks for a stop).
+        pytest.xfail(f"known gap: {late}")
+    assert late is None, late
+
+
+def test_estop_stays_latched_across_killswitch_restart(
+    session: ProcessSession, box: EstopBox
+) -> None:
+    """Pressed and released (latched, no reset yet), then the kill switch dies: the
+    restarted one must not come up released."""
+    probe = _probe(session)
+    box.set(True)
+    assert session.wait_until(lambda: probe.estop is True, wall_timeout_s=10.0)
+    box.set(False)
+    time.sleep(1.0)
+    assert probe.estop is True, "a released button alone cleared the latch"
+    old_pid = session.kill("killswitch_node")
+    wait_rejoined(session, "killswitch_node", old_pid)
+    time.sleep(3.0)  # the restarted kill switch has read the (released) box by now
+    latched = probe.estop
+    _trigger_reset(session)
+    assert latched is True, "the restarted kill switch came up released: the latch was lost"
+
+
+def _trigger_reset(session: ProcessSession) -> None:
+    from std_srvs.srv import Trigger
+
+    probe = _probe(session)
+    client = probe.create_client(Trigger, "safety/reset")
+    if client.wait_for_service(timeout_sec=10.0):
+        future = client.call_async(Trigger.Request())
+        session.wait_until(future.done, wall_timeout_s=10.0)
+    probe.destroy_client(client)
