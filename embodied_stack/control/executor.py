@@ -253,7 +253,7 @@ class PlanExecutor:
         if isinstance(segment, TrajectorySegment):
             return self._trajectory_done(segment, elapsed, measured)
         if isinstance(segment, GripperSegment):
-            return self._gripper_done(elapsed, now)
+            return self._gripper_done(segment, elapsed, now)
         if isinstance(segment, WaitSegment):
             return elapsed >= segment.seconds
         return self._check(segment)
@@ -285,13 +285,20 @@ class PlanExecutor:
             )
         return False
 
-    def _gripper_done(self, elapsed: float, now: float) -> bool:
+    def _gripper_done(self, segment: GripperSegment, elapsed: float, now: float) -> bool:
+        """The fingers got there, or started moving and stopped (on an object)."""
+        opening = self._measured_opening
         if elapsed < self.tol.gripper_min_s:
             return False
-        if elapsed >= self.tol.gripper_max_s or self._measured_opening is None:
-            return self._measured_opening is not None or elapsed >= 1.0
+        if elapsed >= self.tol.gripper_max_s or opening is None:
+            return opening is not None or elapsed >= 1.0
+        if abs(opening - segment.opening) < 2 * self.tol.gripper_still:
+            return True
+        since = [o for t, o in self._finger_log if t >= now - elapsed]
+        moved = bool(since) and abs(since[0] - opening) > 10 * self.tol.gripper_still
         earlier = [o for t, o in self._finger_log if t <= now - 0.1]
-        return bool(earlier) and abs(earlier[-1] - self._measured_opening) < self.tol.gripper_still
+        still = bool(earlier) and abs(earlier[-1] - opening) < self.tol.gripper_still
+        return moved and still
 
     def _check(self, segment: CheckSegment) -> bool:
         """Holding: the fingers stopped on something, neither closed nor wide open."""
