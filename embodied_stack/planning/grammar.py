@@ -55,6 +55,7 @@ class Clause:
     by_color: bool = False
     direction: str | None = None  # a position word used as a direction of motion
     on_top: bool = False  # ends in "on top" / "on": onto whatever was stacked last
+    chain: list[Reference] = field(default_factory=list)  # stacked between theme and dest
     home: bool = False
     arrow: bool = False
     unknown: list[str] = field(default_factory=list)
@@ -260,6 +261,8 @@ def _assign_roles(clause: Clause, phrases: list[Phrase]) -> None:
     for phrase in phrases:
         clause.by_color = clause.by_color or phrase.ref.matching
     theme_at = _theme_index(phrases)
+    if clause.verb == "stack" and theme_at is not None:
+        phrases = _read_chain(clause, phrases, theme_at)
     dest_at = _dest_index(clause, phrases, theme_at)
     ba_at = next((i for i, p in enumerate(phrases) if p.ba), None)
     for i, phrase in enumerate(phrases):
@@ -278,6 +281,15 @@ def _assign_roles(clause: Clause, phrases: list[Phrase]) -> None:
             _attach(phrases, i, Relation(phrase.rel, phrase.ref))
         elif phrase.rel is None:
             clause.themes.append(phrase.ref)  # also the second object of "hand me the cube"
+
+
+def _read_chain(clause: Clause, phrases: list[Phrase], theme_at: int) -> list[Phrase]:
+    """ "stack red on green on blue": the middle blocks go on first (clause.chain, top down)."""
+    ons = phrases[theme_at + 1 :]
+    if len(ons) < 2 or any(p.rel != "on" or p.post for p in ons):
+        return phrases
+    clause.chain = [p.ref for p in ons[:-1]]
+    return [*phrases[: theme_at + 1], ons[-1]]
 
 
 def _theme_index(phrases: list[Phrase]) -> int | None:

@@ -151,6 +151,11 @@ def _put(b: DraftBuilder, clause: Clause) -> None:
         _put_beside(b, themes, dest, BESIDE[clause.dest_rel])
         return
     target = dest
+    for ref in reversed(clause.chain):  # "stack red on green on blue": green goes first
+        middle = resolve_one(ref, b.objects, Role.THEME)
+        b.pick(middle)
+        b.place(target)
+        target = middle
     for obj in themes:
         b.pick(obj)
         b.place(target)
