@@ -7,6 +7,7 @@ Screenshots go to test-artifacts/console/.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,8 +15,10 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from std_msgs.msg import String
 
 from embodied_stack.config import config_path
+from embodied_stack.nodes import qos
 from embodied_stack.nodes.harness import SessionConfig, StackSession
 from embodied_stack.nodes.launcher import ALL_NODES
 from embodied_stack.scene import load_scene
@@ -38,6 +41,7 @@ SHOTS = ARTIFACTS / "console"
 NODES_DIR = Path(__file__).resolve().parents[2] / "nodes"
 ROLES = {"vera": "viewer", "otto": "operator", "sofia": "safety_officer"}
 MOTION_TIMEOUT_MS = 240_000  # a whole pick-and-place on a loaded, shared machine
+expect.set_options(timeout=15_000)  # argon2 and a whole stack on a loaded, shared machine
 
 
 AVAILABLE = tuple(n for n in ALL_NODES if (NODES_DIR / f"{n}.py").exists())
@@ -243,7 +247,7 @@ def tcp_z(page: Page) -> float:
 
 
 def wait_moving_up(
-    page: Page, stack: StackSession, start_z: float, timeout_s: float = 20.0
+    page: Page, stack: StackSession, start_z: float, heard: list[float], timeout_s: float = 20.0
 ) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -260,6 +264,8 @@ def wait_moving_up(
         "sim holding": getattr(sim, "holding", None),
         "page": page.locator("#jog-result").inner_text(),
         "z": (start_z, tcp_z(page)),
+        "jog messages": len(heard),
+        "largest gap s": max((b - a for a, b in itertools.pairwise(heard)), default=None),
     }
     pytest.fail(f"the arm did not move up while +Z was held: {why}")
 
@@ -279,18 +285,29 @@ def test_jog_moves_while_held_and_stops_on_release_and_on_blur(
         pytest.skip("motion_node does not follow teleop/jog yet")
     ensure_clear(browser, pages, stack)
     page = log_in(browser, pages, stack, "otto")
+    # The operator's tab in front: Chromium throttles timers of background pages to 1 Hz,
+    # and then the 50 ms jog stream (rightly) lapses into the deadman.
+    page.bring_to_front()
     button = page.locator("#jog-pad button[data-axis='z'][data-dir='1']")
+    probe = stack.probe
+    assert probe is not None
+    heard: list[float] = []
+    sub = probe.create_subscription(
+        String, "teleop/jog", lambda _m: heard.append(time.monotonic()), qos.COMMAND
+    )
     for stop in ("release", "blur"):
         start = tcp_z(page)
+        heard.clear()
         button.hover()
         page.mouse.down()
-        wait_moving_up(page, stack, start)
+        wait_moving_up(page, stack, start, heard)
         if stop == "release":
             page.mouse.up()
         else:  # the tab loses focus while the button is still held
             page.evaluate("window.dispatchEvent(new Event('blur'))")
         assert_still(page)
         page.mouse.up()
+    probe.destroy_subscription(sub)
     shot(page, "7-jog")
 
 

@@ -141,6 +141,16 @@ def test_passwords_are_never_logged_or_audited(
         assert secret not in audited
 
 
+def test_invalid_requests_never_echo_the_password(fresh_console: Console) -> None:
+    secret = "s3cret-" + "x" * 300  # too long: a validation error about the password field
+    with fresh_console.client() as client:
+        too_long = client.post("/api/login", json={"name": "otto", "password": secret})
+        form = client.post("/api/login", data={"name": "otto", "password": "s3cret-form"})
+    assert too_long.status_code == form.status_code == 422
+    assert "s3cret" not in too_long.text and "s3cret" not in form.text
+    assert too_long.json()["detail"][0]["loc"] == ["body", "password"]
+
+
 def test_no_operators_explains_how_to_add_one(empty_console: Console) -> None:
     with empty_console.client() as client:
         setup = client.get("/api/setup").json()
