@@ -14,7 +14,7 @@ from embodied_stack.sim.world import SimWorld
 from tests.perception.helpers import CAMERA, detector, suite_scene
 from tests.sim.helpers import duration_for, move_tcp
 
-PERCEPTION_PERIOD_S = 0.2  # sim time between frames
+PERCEPTION_PERIOD_S = 0.25  # sim time between frames
 
 
 class Eyes:
