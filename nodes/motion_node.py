@@ -6,9 +6,9 @@ JogController); the commands they return go out on the controller's and gripper'
 topics. The red lines come from the safety core: RedLineGate judges every
 trajectory before it is sent, RuntimeMonitor the measured state while the arm moves.
 Progress goes out on `motion/status`, motion_start/motion_end/violation on the audit
-log. A stop (e-stop, stale or missing heartbeat, watched on a private node and
-thread) sends a hold at once and aborts the plan for good: only a new approved plan
-moves the arm again.
+log. A stop (e-stop, or a heartbeat missing or past its DDS deadline, both watched
+on a private node and thread) sends a hold at once and aborts the plan for good:
+only a new approved plan moves the arm again.
 """
 
 from __future__ import annotations
@@ -30,20 +30,20 @@ from rclpy.executors import (
 )
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Bool, Float64, Header, String
+from std_msgs.msg import Bool, Float64, String
 from trajectory_msgs.msg import JointTrajectory
 
 from embodied_stack.config import config_path, load_yaml
 from embodied_stack.control import reports
 from embodied_stack.control.context import SkillContext
 from embodied_stack.control.executor import Command, PlanExecutor, SendGripper, SendTrajectory
-from embodied_stack.control.guard import SafetyGuard
 from embodied_stack.control.jog import JogController, JogSettings
 from embodied_stack.control.world import world_from_state
 from embodied_stack.errors import ConfigError, SchemaError
 from embodied_stack.motion_types import JointStateSample, JointTrajectoryCommand
 from embodied_stack.nodes import qos
 from embodied_stack.nodes.audit_client import AuditClient
+from embodied_stack.nodes.heartbeat import HeartbeatWatch
 from embodied_stack.nodes.ros_conversions import (
     joint_state_from_ros,
     json_from_ros,
@@ -52,6 +52,7 @@ from embodied_stack.nodes.ros_conversions import (
 )
 from embodied_stack.robot import load_robot
 from embodied_stack.safety.gate import RedLineGate
+from embodied_stack.safety.hold import HoldGuard
 from embodied_stack.safety.monitor import RuntimeMonitor
 from embodied_stack.safety.redlines import load_redlines
 from embodied_stack.schemas import (
@@ -90,7 +91,6 @@ PARAMETERS: list[tuple[str, Any, Any]] = [
     ("monitor_hz", 30.0, _describe("measured-state red-line checks per second", 1.0, 1000.0)),
     ("jog_speed", 0.05, _describe("TCP speed of jogging, m/s", 0.005, 0.25)),
     ("jog_deadman_s", 0.3, _describe("a jog not refreshed this long stops", 0.05, 2.0)),
-    ("watchdog_hz", 200.0, _describe("heartbeat checks per second (wall clock)", 10.0, 2000.0)),
     ("status_period_s", 0.5, _describe("motion/status republished this often", 0.05, 10.0)),
 ]
 
@@ -111,7 +111,8 @@ class MotionNode(Node):
         self.monitor = RuntimeMonitor(redlines=redlines, source=NAME, robot=self.profile.name)
         self._monitor_period = 1.0 / float(p("monitor_hz").value)
         self._last_monitored = -1.0
-        self.guard = SafetyGuard(float(p("heartbeat_timeout_s").value))
+        self.guard = HoldGuard()
+        self._heartbeat_timeout_s = float(p("heartbeat_timeout_s").value)
         self._durable = bool(p("audit_durable").value)
         self._lock = threading.RLock()  # executor, world inputs
         self._send_lock = threading.Lock()  # a hold is never overtaken by an older command
@@ -134,14 +135,8 @@ class MotionNode(Node):
         )
         self._status_pub = self.create_publisher(String, "motion/status", qos.LATCHED)
         self._audit = AuditClient(self, NAME, _robot_id(str(p("registry").value)))
-        # Safety inputs on a private node with its own thread, and the watchdog on
-        # another: a busy executor (plans, gates, other nodes in one process) never
-        # delays a stop or makes a heartbeat look stale.
-        self._watch_stop = threading.Event()
-        self._watch_period = 1.0 / float(p("watchdog_hz").value)
-        self._watch_thread = threading.Thread(
-            target=self._watch, name="motion_watchdog", daemon=True
-        )
+        # Safety inputs on private nodes with threads of their own: a busy executor
+        # (plans, gates, other nodes in one process) never delays a stop.
         self.create_subscription(
             String, "planner/plan", self._on_plan, qos.LATCHED, callback_group=work
         )
@@ -165,20 +160,19 @@ class MotionNode(Node):
         )
         steady = Clock(clock_type=ClockType.STEADY_TIME)
         self.create_timer(jog.deadman_s / 3, self._jog_tick, callback_group=work, clock=steady)
-        self._safety = _SafetyInputs(self, self.guard, self._on_estop)
-        self._watch_thread.start()
+        self._safety = _SafetyInputs(self, self.guard, self._watchdog)
+        self._heartbeat = HeartbeatWatch(
+            self, self._heartbeat_timeout_s, on_change=self._on_heartbeat
+        )
 
     # ---- safety -----------------------------------------------------------------------
 
-    def _on_estop(self) -> None:
+    def _on_heartbeat(self, stale_reason: str | None) -> None:
+        self.guard.heartbeat(stale_reason)
         self._watchdog()
 
-    def _watch(self) -> None:
-        while not self._watch_stop.wait(self._watch_period):
-            self._watchdog()
-
     def _watchdog(self) -> None:
-        reason = self.guard.stop_reason(time.monotonic())
+        reason = self.guard.reason()
         with self._send_lock:
             was, self._stop_reason = self._stop_reason, reason
             if reason is None or was is not None:
@@ -277,7 +271,7 @@ class MotionNode(Node):
             self._publish_status(executor.status(self._now()))
 
     def _start_refusal(self) -> str | None:
-        reason = self.guard.stop_reason(time.monotonic())
+        reason = self.guard.reason()
         if reason is not None:
             return f"not started: {reason}"
         if self._joints is None:
@@ -395,17 +389,16 @@ class MotionNode(Node):
         return self.get_clock().now().nanoseconds * 1e-9
 
     def destroy_node(self) -> None:
-        self._watch_stop.set()
-        self._watch_thread.join(timeout=2.0)
+        self._heartbeat.close()
         self._safety.close()
         self._audit.close()
         super().destroy_node()
 
 
 class _SafetyInputs:
-    """`safety/estop` and `safety/heartbeat` on a private node spun by its own thread."""
+    """`safety/estop` on a private node spun by its own thread."""
 
-    def __init__(self, parent: Node, guard: SafetyGuard, on_estop: Callable[[], None]) -> None:
+    def __init__(self, parent: Node, guard: HoldGuard, on_estop: Callable[[], None]) -> None:
         self.node = Node(
             f"{parent.get_name()}_safety",
             namespace=parent.get_namespace(),
@@ -415,20 +408,14 @@ class _SafetyInputs:
         )
         self._guard, self._on_estop = guard, on_estop
         self.node.create_subscription(Bool, "safety/estop", self._estop, qos.LATCHED)
-        self.node.create_subscription(
-            Header, "safety/heartbeat", self._beat, qos.heartbeat(guard.timeout_s)
-        )
         self._executor = SingleThreadedExecutor(context=parent.context)
         self._executor.add_node(self.node)
         self._thread = threading.Thread(target=self._spin, name="motion_safety", daemon=True)
         self._thread.start()
 
     def _estop(self, msg: Bool) -> None:
-        self._guard.set_estop(bool(msg.data))
+        self._guard.estop(bool(msg.data))
         self._on_estop()
-
-    def _beat(self, _msg: Header) -> None:
-        self._guard.beat(time.monotonic())
 
     def _spin(self) -> None:
         with contextlib.suppress(ExternalShutdownException):

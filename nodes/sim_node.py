@@ -49,12 +49,13 @@ from embodied_stack.nodes.ros_conversions import (
     trajectory_from_ros,
 )
 from embodied_stack.robot import load_robot
+from embodied_stack.safety.hold import HoldGuard
 from embodied_stack.safety.monitor import RuntimeMonitor
 from embodied_stack.safety.redlines import load_redlines
 from embodied_stack.scene import Scene, load_scene
 from embodied_stack.schemas import HoldStatus, ObjectsMessage, SimControl, SimControlOp, Trip
-from embodied_stack.sim.hold_guard import HoldGuard, RateSchedule
 from embodied_stack.sim.render_worker import RenderWorker, Snapshot, snapshot
+from embodied_stack.sim.schedule import RateSchedule
 from embodied_stack.sim.world import SimWorld
 
 NAME = "sim_node"

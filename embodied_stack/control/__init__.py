@@ -7,6 +7,6 @@
 - skills.expand_step / validate_plan: DESIGN.md §6 skills into segments on a WorldModel.
 - executor.PlanExecutor: tick(now, joints, objects) -> commands; status(); abort(reason).
 - jog.JogController: hold-to-move jogging with a deadman.
-- guard.SafetyGuard: e-stop state and heartbeat age -> why motion must stop.
+
 - bench_ik, bench_motion: `embodied-stack bench ik|motion --json OUT`.
 """

@@ -303,7 +303,7 @@ def test_stale_heartbeat_aborts_and_no_plan_starts_without_one(
     assert wait_until(lambda: probe.ended(plan.plan_id))
     status = probe.status_of(plan.plan_id)
     assert status is not None and status.state is MotionState.ABORTED
-    assert status.error is not None and "heartbeat stale" in status.error
+    assert status.error is not None and "heartbeat missed" in status.error
     probe.beating.set()  # heartbeats back: the aborted plan stays aborted
     time.sleep(1.0)
     assert probe.status_of(plan.plan_id).state is MotionState.ABORTED  # type: ignore[union-attr]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
-from embodied_stack.sim.hold_guard import HoldGuard, RateSchedule
+from embodied_stack.safety.hold import HoldGuard
 
 
 def test_holds_until_both_estop_state_and_heartbeat_arrive() -> None:
@@ -41,19 +39,3 @@ def test_a_red_line_holds_until_the_stop_latched_and_was_reset() -> None:
     guard.estop(True)
     guard.estop(False)
     assert guard.reason() is None
-
-
-def test_schedule_keeps_each_rate_without_bunching() -> None:
-    schedule = RateSchedule({"fast": 100.0, "slow": 10.0})
-    fired = {"fast": 0, "slow": 0}
-    for step in range(240):  # one second at 240 Hz
-        for name in schedule.ready(step / 240.0):
-            fired[name] += 1
-    assert fired == {"fast": 100, "slow": 10}
-    assert schedule.ready(5.0) == ["fast", "slow"]  # after a pause: once, not 400 times
-    assert schedule.ready(5.001) == []
-
-
-def test_bad_settings_are_refused() -> None:
-    with pytest.raises(ValueError, match="'clock'"):
-        RateSchedule({"clock": 0.0})
