@@ -69,6 +69,7 @@ PARAMETERS: list[tuple[str, Any, Any]] = [
         0.03,
         _describe("joint state this close to an image's stamp, else skip it", 0.0, 1.0),
     ),
+    ("pair_tolerance_s", 0.005, _describe("colour and depth this close in time: a pair", 0.0, 0.5)),
     ("annotate", True, _describe("publish perception/annotated")),
 ]
 
@@ -96,6 +97,7 @@ class PerceptionNode(Node):
         self._annotate = bool(p("annotate").value)
         self._joints: deque[tuple[float, dict[str, float]]] = deque(maxlen=JOINT_HISTORY)
         self._joint_tolerance = float(p("joint_state_tolerance_s").value)
+        self._pair_tolerance = float(p("pair_tolerance_s").value)
         self._detector: Detector | None = None
         self._colour: dict[float, Image] = {}
         self._depth: dict[float, Image] = {}
@@ -162,13 +164,20 @@ class PerceptionNode(Node):
         self._pair()
 
     def _pair(self) -> None:
-        """Process the newest stamp both streams have; drop anything older."""
-        common = set(self._colour) & set(self._depth)
-        if common:
-            stamp = max(common)
-            colour, depth = self._colour[stamp], self._depth[stamp]
-            self._colour = {t: m for t, m in self._colour.items() if t > stamp}
-            self._depth = {t: m for t, m in self._depth.items() if t > stamp}
+        """Process the newest colour/depth pair taken together (stamps within
+        pair_tolerance_s: identical from the simulator, close from a real camera);
+        drop anything older."""
+        pairs = [
+            (max(tc, td), tc, td)
+            for tc in self._colour
+            for td in self._depth
+            if abs(tc - td) <= self._pair_tolerance
+        ]
+        if pairs:
+            stamp, tc, td = max(pairs)
+            colour, depth = self._colour[tc], self._depth[td]
+            self._colour = {t: m for t, m in self._colour.items() if t > tc}
+            self._depth = {t: m for t, m in self._depth.items() if t > td}
             self._process(stamp, colour, depth)
         for buffer in (self._colour, self._depth):
             for t in sorted(buffer)[:-PAIR_BUFFER]:
