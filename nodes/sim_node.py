@@ -154,6 +154,8 @@ class SimNode(Node):
         self.hold_count = 0  # holds entered since start (the deque forgets)
         self.rejections: deque[str] = deque(maxlen=1000)
 
+        # before any input: a callback may hold (and report it) as soon as it exists
+        self._hold_pub = self.create_publisher(String, "sim/hold", qos.LATCHED)
         self._clock_pub = self.create_publisher(Clock, "clock", qos.COMMAND)
         self._joints_pub = self.create_publisher(JointState, "joint_states", qos.STATE)
         self._rgb_pub = self.create_publisher(Image, "camera/color/image_raw", qos.SENSOR)
@@ -172,7 +174,6 @@ class SimNode(Node):
         self.create_subscription(String, "sim/control", self._on_control, qos.COMMAND)
         self.create_subscription(String, "perception/objects", self._on_objects, qos.STATE)
         self._trip_pub = self.create_publisher(String, "safety/trip", qos.COMMAND)
-        self._hold_pub = self.create_publisher(String, "sim/hold", qos.LATCHED)
 
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sim_physics", daemon=True)
