@@ -51,9 +51,12 @@ def node_argv(name: str, ros_args: Sequence[str]) -> list[str]:
 
 
 class Supervisor:
-    def __init__(self, *, on_restart: RestartHook | None = None) -> None:
+    def __init__(
+        self, *, on_restart: RestartHook | None = None, env: dict[str, str] | None = None
+    ) -> None:
         self.children: dict[str, Child] = {}
         self._on_restart = on_restart
+        self._env = {**os.environ, **env} if env else None  # e.g. the DDS domain
 
     def add(self, name: str, argv: list[str], policy: RestartPolicy | None = None) -> None:
         policy = policy or RestartPolicy()
@@ -66,7 +69,7 @@ class Supervisor:
     def _spawn(self, child: Child) -> None:
         # Own process group, so Ctrl-C reaches the supervisor first and it
         # shuts the children down in order.
-        child.process = subprocess.Popen(child.argv, start_new_session=True)
+        child.process = subprocess.Popen(child.argv, start_new_session=True, env=self._env)
 
     def pid(self, name: str) -> int | None:
         proc = self.children[name].process

@@ -10,6 +10,8 @@ watches plans, motion status, the e-stop and the simulator's ground truth
 
 from __future__ import annotations
 
+import itertools
+import os
 import tempfile
 import threading
 import time
@@ -147,8 +149,17 @@ class SessionConfig:
     workdir: Path | None = None
 
 
+_sessions = itertools.count()
+
+
+def session_domain_id() -> int:
+    """A DDS domain of its own for each session of this process (120..219), so a
+    session never hears the last one's latched messages or a neighbour's stack."""
+    return 120 + (os.getpid() * 7 + next(_sessions)) % 100
+
+
 class StackSession:
-    """A fresh stack on one scene; use as a context manager."""
+    """A fresh stack on one scene, on a DDS domain of its own; use as a context manager."""
 
     def __init__(self, config: SessionConfig) -> None:
         self.config = config
@@ -167,14 +178,19 @@ class StackSession:
         registry_file = self.workdir / "registry.yaml"
         registry_file.write_text(yaml.safe_dump(self._registry()))
         overrides: dict[str, dict[str, Any]] = {
-            "sim_node": {"scene": str(scene_file)},
+            # Headless: a 5 Hz camera (of sim time) is plenty for a static table and
+            # keeps the simulator faster than real time.
+            "sim_node": {"scene": str(scene_file), "camera.rate_hz": 5.0},
+            # keep-out boxes count in the risk tier; nobody is there to approve a
+            # waiting plan, so a short wait is a prompt denial
+            "planner_node": {"scene": str(scene_file), "approval_timeout_s": 5.0},
             "audit_node": {
                 "log_dir": str(self.audit_dir),
                 "incident_dir": str(self.workdir / "incidents"),
             },
         }
         if self.config.llm_url:
-            overrides["planner_node"] = {
+            overrides["planner_node"] |= {
                 "backend": "llm",
                 "llm.base_url": self.config.llm_url,
                 "llm.model": self.config.llm_model,
@@ -198,7 +214,8 @@ class StackSession:
     def start(self) -> StackSession:
         overrides = self._write_inputs()
         specs: list[NodeSpec] = specs_for(self.config.nodes, overrides)
-        self.stack = InProcessStack(specs)
+        self.domain_id = session_domain_id()
+        self.stack = InProcessStack(specs, domain_id=self.domain_id)
         self.probe = StackProbe(context=self.stack.context)
         self.stack.executor.add_node(self.probe)
         self.stack.start()

@@ -94,6 +94,7 @@ class InProcessStack:
         context: Context | None = None,
         use_sim_time: bool = True,
         isolated: frozenset[str] = ISOLATED_NODES,
+        domain_id: int | None = None,
     ) -> None:
         self._params_dir = tempfile.TemporaryDirectory(prefix="embodied-stack-params-")
         self.params_file = namespace_agnostic_params(
@@ -103,12 +104,13 @@ class InProcessStack:
         self.context = context or Context()
         self._owns_context = context is None
         if self._owns_context:
-            rclpy.init(context=self.context)
+            rclpy.init(context=self.context, domain_id=domain_id)
         self.executor = MultiThreadedExecutor(num_threads=8, context=self.context)
         self.nodes: dict[str, Node] = {}
         self._use_sim_time = use_sim_time
         self._thread: threading.Thread | None = None
-        self.processes = Supervisor()
+        env = {"ROS_DOMAIN_ID": str(domain_id)} if domain_id is not None else None
+        self.processes = Supervisor(env=env)
         for spec in specs:
             if spec.name in isolated:
                 self._add_process(spec)
