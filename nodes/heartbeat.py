@@ -90,5 +90,5 @@ class HeartbeatWatch:
 
     def close(self) -> None:
         self._executor.shutdown(timeout_sec=1.0)
+        self._thread.join(timeout=1.0)  # no wait set may use the node once it is destroyed
         self._node.destroy_node()
-        self._thread.join(timeout=1.0)
