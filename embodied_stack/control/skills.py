@@ -222,6 +222,13 @@ def _move_to(args: SkillArgs, world: WorldModel, ctx: SkillContext) -> Expansion
     ctx.config.require_in_workspace(x, y, z)
     motion = MotionBuilder(ctx, world)
     offset = world.held_offset if world.held else ctx.config.finger_reach
+    for obj in _objects_under(x, y, world):
+        surface = support_surface_z(obj)  # a container's floor, anything else's top
+        if z - offset < surface:
+            raise SkillError(
+                f"({x:.3f}, {y:.3f}, {z:.3f}) would push the gripper into {obj.id} "
+                f"(its surface is at {surface:.3f} m)"
+            )
     carry = ctx.config.carry_z(world.obstacles(), offset)
     _x0, _y0, z0 = motion.tcp_position()
     yaw = motion.tool_yaw()

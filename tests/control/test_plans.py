@@ -53,6 +53,7 @@ def rejected(plan: Plan, scene: Scene, ctx: SkillContext, profile: RobotProfile)
         ([("move_to", {"x": 1.5, "y": 0.0, "z": 0.2})], "outside the workspace"),
         ([("move_to", {"x": 0.3, "y": 0.5, "z": 0.2})], "outside the workspace"),
         ([("move_to", {"x": 0.785, "y": 0.43, "z": 0.02})], "leaves the reachable space"),
+        ([("move_to", {"x": 0.50, "y": -0.15, "z": 0.03})], "into red_cube"),
         (
             [("pick", {"object": "red_cube"}), ("place_at", {"x": 0.95, "y": 0.0})],
             "step 2 (place_at)",
