@@ -70,6 +70,15 @@ def _moving(probe: WatchProbe, window_s: float = 0.3) -> bool:
     return len(samples) >= 2 and _span(samples) > 0.01
 
 
+def _fast(probe: WatchProbe, speed: float = 0.05) -> bool:
+    truth = probe.ground_truth
+    motion = probe.motion
+    plan = probe.latest_plan()
+    executing = motion is not None and motion.state is MotionState.EXECUTING
+    current = plan is not None and motion is not None and motion.plan_id == plan.plan_id
+    return truth is not None and executing and current and truth.tcp_speed > speed
+
+
 def _span(samples: list[Any]) -> float:
     first = samples[0].position
     return max(
@@ -84,16 +93,21 @@ def start_task(session: ProcessSession, attempts: int = 3) -> None:
     for _ in range(attempts):
         probe._sim_control.publish(_reset())
         settle(session, 1.0)
+        plans_before = len(probe.plan_order)
         probe.instruct(INSTRUCTION)
+        if not session.wait_until(
+            lambda before=plans_before: len(probe.plan_order) > before, wall_timeout_s=60
+        ):
+            continue
 
         def executing() -> bool:
             motion = probe.motion
             return motion is not None and motion.state is MotionState.EXECUTING and _moving(probe)
 
-        if session.wait_until(executing, wall_timeout_s=60.0):
-            session.wait_until(lambda: False, wall_timeout_s=0.5)  # well into the move
-            if _moving(probe):
-                return
+        if session.wait_until(executing, wall_timeout_s=60.0) and session.wait_until(
+            lambda: _fast(probe), wall_timeout_s=30.0
+        ):
+            return  # kill now: mid-move at speed, not in a pause (e.g. the gripper closing)
     pytest.fail(f"the arm never moved under {INSTRUCTION!r}: motion {probe.motion}")
 
 
@@ -109,7 +123,7 @@ def still_after(probe: WatchProbe, since: float, observe_s: float) -> tuple[floa
     largest movement after that point."""
     time.sleep(max(0.0, since + observe_s - time.monotonic()))
     samples = [s for s in probe.tcp if s.monotonic >= since]
-    assert len(samples) > 5, "no ground truth after the fault"
+    assert len(samples) > 2, "no ground truth after the fault"
     last = samples[-1].position
     settled = None
     for sample in reversed(samples):
@@ -135,16 +149,18 @@ def _plan_ended(probe: WatchProbe) -> Any:
     return lambda: probe.motion is not None and probe.motion.state in final
 
 
-def assert_no_motion_without_plan(session: ProcessSession, observe_s: float = 3.0) -> None:
-    """After the restart nothing moves until a new plan is approved."""
+def assert_no_motion_without_plan(session: ProcessSession, sim_s: float = 1.5) -> None:
+    """After the restart nothing moves until a new plan is approved (judged over
+    `sim_s` of sim time, however slowly a loaded machine simulates it)."""
     probe = _probe(session)
     plans_before = len(probe.plan_order)
-    start = time.monotonic()
-    time.sleep(observe_s)
+    start, start_sim = time.monotonic(), probe.sim_time
+    assert session.wait_until(lambda: probe.sim_time >= start_sim + sim_s, wall_timeout_s=60.0)
     samples = [s for s in probe.tcp if s.monotonic >= start]
-    assert len(samples) > 5
-    assert _span(samples) <= STILL_M, f"arm moved {_span(samples):.3f} m with no new plan"
-    assert len(probe.plan_order) == plans_before
+    assert samples, "no ground truth"
+    moved = _span(samples)
+    assert moved <= STILL_M, f"arm moved {moved:.3f} m with no new plan; motion: {probe.motion}"
+    assert len(probe.plan_order) == plans_before, "a plan appeared without an instruction"
 
 
 def assert_audit_ok(session: ProcessSession, name: str) -> None:
@@ -165,45 +181,90 @@ def assert_audit_ok(session: ProcessSession, name: str) -> None:
     assert verify(session.audit_dir).ok
 
 
-# Order matters little: each case starts from a reset scene and a running stack.
-@pytest.mark.parametrize(
-    "name", ["killswitch_node", "motion_node", "perception_node", "planner_node", "audit_node"]
-)
-def test_kill_node_during_task(session: ProcessSession, name: str) -> None:
+def test_kill_killswitch_node(session: ProcessSession) -> None:
+    """Heartbeat lost: the actuator side holds on its own, motion aborts the plan."""
     probe = _probe(session)
     start_task(session)
     holds_before = len(probe.holds)
     killed_at = time.monotonic()
-    old_pid = session.kill(name)
+    old_pid = session.kill("killswitch_node")
     assert old_pid is not None
-    settled, drift = still_after(probe, killed_at, observe_s=4.0)
-    print(f"{name}: arm still after {settled} s (drift {drift * 1000:.1f} mm)")
-    if name == "killswitch_node":  # heartbeat lost: the actuator side holds on its own
-        new_holds = probe.holds[holds_before:]
-        assert new_holds and new_holds[0].holding, "sim_node never held"
-        latency = new_holds[0].monotonic_s - killed_at
-        print(f"{name}: hold {latency:.3f} s after the kill ({new_holds[0].reason})")
-        assert latency <= HEARTBEAT_TIMEOUT_S + HOLD_SLACK_S
-    late = None
-    if name in ("killswitch_node", "motion_node"):  # the arm's command chain: it stops
-        bound = HEARTBEAT_TIMEOUT_S + HOLD_SLACK_S
-        if settled is None or settled > bound or drift > STILL_M:
-            late = f"arm still only after {settled} s (bound {bound} s), drift {drift} m"
-    else:  # not in the command chain: the approved plan may run to its end, no further
-        assert session.wait_until(_plan_ended(probe), wall_timeout_s=120.0), probe.motion
-    wait_rejoined(session, name, old_pid)
-    if name == "killswitch_node":  # box released: the new latch clears; a press latches
-        assert session.wait_until(lambda: probe.estop is False, wall_timeout_s=30.0)
+    assert session.wait_until(lambda: len(probe.holds) > holds_before, wall_timeout_s=10.0)
+    hold = probe.holds[holds_before]
+    latency = hold.monotonic_s - killed_at
+    print(f"killswitch_node: sim_node held {latency:.3f} s after the kill ({hold.reason})")
+    assert hold.holding and "heartbeat" in str(hold.reason)
+    assert latency <= HEARTBEAT_TIMEOUT_S + HOLD_SLACK_S
+    settled, drift = still_after(probe, killed_at, observe_s=2.0)
+    assert settled is not None and drift <= STILL_M
+    assert session.wait_until(_plan_ended(probe), wall_timeout_s=10.0), probe.motion
+    assert probe.motion is not None and probe.motion.state is MotionState.ABORTED
+    wait_rejoined(session, "killswitch_node", old_pid)
+    # the box is released, so the new kill switch's boot latch clears...
+    assert session.wait_until(lambda: probe.estop is False, wall_timeout_s=30.0)
+    assert_no_motion_without_plan(session)  # ...and the aborted plan stays aborted
+    assert_audit_ok(session, "killswitch_node")
+
+
+def test_kill_motion_node(session: ProcessSession) -> None:
+    """The commander dies mid-move: the arm must stop, and the restarted motion_node
+    must not pick the latched approved plan up again."""
+    probe = _probe(session)
+    start_task(session)
+    killed_at = time.monotonic()
+    old_pid = session.kill("motion_node")
+    assert old_pid is not None
+    settled, drift = still_after(probe, killed_at, observe_s=3.0)
+    print(f"motion_node: arm still {settled} s after the kill (drift {drift * 1000:.1f} mm)")
+    wait_rejoined(session, "motion_node", old_pid)
     assert_no_motion_without_plan(session)
-    assert_audit_ok(session, name)
-    if late and name == "motion_node":
-        # sim_node keeps following the last trajectory to its end when motion_node dies:
-        # no liveness of the commander on the actuator side (DESIGN.md §5 asks for a stop).
-        pytest.xfail(f"known gap: {late}")
-    assert late is None, late
+    assert_audit_ok(session, "motion_node")
+    bound = HEARTBEAT_TIMEOUT_S + HOLD_SLACK_S
+    if settled is None or settled > bound:
+        # sim_node follows the last trajectory to its end when motion_node dies: the
+        # actuator side has no liveness of its commander (DESIGN.md §5 asks for a stop).
+        pytest.xfail(f"known gap: arm still only {settled} s after the kill (bound {bound} s)")
 
 
-def test_estop_stays_latched_across_killswitch_restart(
+def test_kill_other_nodes_in_turn(session: ProcessSession) -> None:
+    """Perception, planner, audit log: killed one after another during one task. The
+    approved plan may run to its end, nothing more; each rejoins; the chain verifies."""
+    probe = _probe(session)
+    start_task(session)
+    for name in ("perception_node", "planner_node", "audit_node"):
+        old_pid = session.kill(name)
+        assert old_pid is not None, name
+        wait_rejoined(session, name, old_pid)
+    assert session.wait_until(_plan_ended(probe), wall_timeout_s=120.0), probe.motion
+    print(f"plan ended: {probe.motion}")
+    assert_no_motion_without_plan(session)
+    for name in ("perception_node", "planner_node", "audit_node"):
+        assert_audit_ok(session, name)
+
+
+def test_estop_stays_latched_while_pressed_across_killswitch_restart(
+    session: ProcessSession, box: EstopBox
+) -> None:
+    probe = _probe(session)
+    box.set(True)
+    assert session.wait_until(lambda: probe.estop is True, wall_timeout_s=10.0)
+    old_pid = session.kill("killswitch_node")
+    wait_rejoined(session, "killswitch_node", old_pid)
+    time.sleep(2.0)  # the restarted kill switch has read the (pressed) box by now
+    assert probe.estop is True
+    assert probe.holds and probe.holds[-1].holding
+    box.set(False)
+    _trigger_reset(session)
+    assert session.wait_until(lambda: probe.estop is False, wall_timeout_s=10.0)
+    assert_audit_ok(session, "killswitch_node")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="sim config require_reset_at_start: false: a restarted kill switch clears its "
+    "boot latch once the inputs read released, so a crash loses a latched, unreset stop",
+)
+def test_estop_stays_latched_after_release_across_killswitch_restart(
     session: ProcessSession, box: EstopBox
 ) -> None:
     """Pressed and released (latched, no reset yet), then the kill switch dies: the
