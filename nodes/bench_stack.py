@@ -270,8 +270,13 @@ def attempt(session: StackSession, task: Any, suite: Any) -> dict[str, Any]:
     initial = settle(session, 0.2)
     assert initial is not None
     start_sim, start_wall = probe.sim_time, time.monotonic()
+    plans_before = len(probe.plan_order)
     probe.instruct(task.instruction)
-    kind, reason, _plan = wait_for_outcome(session, start_sim)
+    # a long-lived session still shows the last task's plan: wait for this one's
+    if session.wait_until(lambda: len(probe.plan_order) > plans_before, wall_timeout_s=60.0):
+        kind, reason, _plan = wait_for_outcome(session, start_sim)
+    else:
+        kind, reason = "timeout", "no plan within 60 s"
     sim_s, wall_s = probe.sim_time - start_sim, time.monotonic() - start_wall
     final = settle(session)
     assert final is not None
