@@ -14,10 +14,17 @@ safety officer, then measures:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import secrets
+import socket
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +67,8 @@ RECORDER = """() => new Promise((resolve) => {
   ws.onopen = () => { rec.start = performance.now(); resolve(true); };
 })"""
 
+SEES_THE_STACK = """() => document.querySelectorAll('#joints tr').length > 0
+  && document.getElementById('estop-state').textContent === 'E-stop clear'"""
 ELAPSED = """(() => { const r = window.__bench;
   r.elapsed = (performance.now() - r.start) / 1000; return r; })()"""
 
@@ -71,6 +80,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--rate", type=float, default=100.0, help="joint states per second")
     parser.add_argument("--trials", type=int, default=20, help="e-stop presses")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument(
+        "--console-process",
+        action="store_true",
+        help="console_node in its own process (the rest of the stack in this one)",
+    )
     return parser
 
 
@@ -186,29 +200,73 @@ def _wait(cond: Any, timeout_s: float) -> bool:
     return bool(cond())
 
 
+@contextlib.contextmanager
+def _console_process(registry: str, incidents: Path, domain_id: int) -> Iterator[str]:
+    """console_node in a process of its own (as `embodied-stack run --processes` runs it)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    params = {"registry": registry, "port": port, "incident_dir": str(incidents)}
+    command = [sys.executable, "-m", "embodied_stack.nodes.console_node", "--ros-args",
+               "--params-file", str(config_path("stack.yaml"))]  # fmt: skip
+    for key, value in params.items():
+        command += ["-p", f"console_node:{key}:={value}"]  # beats the params file
+    env = {**os.environ, "ROS_DOMAIN_ID": str(domain_id)}  # the session's own domain
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        if not _wait(lambda: _answers(url), 60.0):
+            raise RuntimeError(f"console_node process did not serve {url}")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/api/setup", timeout=1) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
 def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     password = secrets.token_urlsafe(16)
     registry = str(_registry(workdir, password))
-    overrides: dict[str, dict[str, Any]] = {n: {"registry": registry} for n in NODES}
-    overrides["console_node"].update(port=0, incident_dir=str(workdir / "incidents"))
-    overrides["audit_node"]["incident_dir"] = str(workdir / "incidents")
+    incidents = workdir / "incidents"
+    nodes = tuple(n for n in NODES if not (args.console_process and n == "console_node"))
+    overrides: dict[str, dict[str, Any]] = {n: {"registry": registry} for n in nodes}
+    if not args.console_process:
+        overrides["console_node"].update(port=0, incident_dir=str(incidents))
+    overrides["audit_node"]["incident_dir"] = str(incidents)
     overrides["sim_node"]["realtime"] = True
-    config = SessionConfig(scene=load_scene(config_path("scenes/default.yaml")), nodes=NODES,
+    config = SessionConfig(scene=load_scene(config_path("scenes/default.yaml")), nodes=nodes,
                            overrides=overrides, workdir=workdir)  # fmt: skip
-    with StackSession(config) as session, sync_playwright() as playwright:
+    with contextlib.ExitStack() as stack:
+        session = stack.enter_context(StackSession(config))
+        playwright = stack.enter_context(sync_playwright())
         error = session.wait_ready(wall_timeout_s=120.0)
         if error:
             raise RuntimeError(error)
         assert session.stack is not None
-        url = session.stack.nodes["console_node"].server.url  # type: ignore[attr-defined]
+        if args.console_process:
+            domain = int(session.domain_id)
+            url = stack.enter_context(_console_process(registry, incidents, domain))
+        else:
+            url = session.stack.nodes["console_node"].server.url  # type: ignore[attr-defined]
         browser = playwright.chromium.launch(
             executable_path=args.chromium, headless=True, args=CHROMIUM_ARGS
         )
         page = browser.new_page()
         _log_in(page, url, password)
+        page.wait_for_function(SEES_THE_STACK, timeout=60_000)  # DDS discovery done
         figures = _state_and_camera(session, page, args.seconds, args.rate)
         figures.update(_estop_trials(session, page, password, args.trials))
         browser.close()
+    figures["console_process"] = bool(args.console_process)
     figures["targets"] = TARGETS
     figures["meets_targets"] = {
         "state_latency_p99_ms": figures["state_latency_p99_ms"] <= TARGETS["state_latency_p99_ms"],
