@@ -39,12 +39,15 @@ from embodied_stack.planning.planner import plan_instruction
 from embodied_stack.planning.skills import PlanLimits
 from embodied_stack.planning.state import RobotState
 from embodied_stack.robot import load_robot
+from embodied_stack.safety.dry_run_worker import DryRunWorker
 from embodied_stack.safety.redlines import load_redlines
 from embodied_stack.scene import load_scene
 from embodied_stack.schemas import (
     Approval,
     AuditEventKind,
     ObjectsMessage,
+    PerceivedObject,
+    Plan,
     PlanStatus,
     RiskTier,
 )
@@ -81,6 +84,12 @@ PARAMETERS: list[tuple[str, Any, Any]] = [
     ("max_steps", 40, _describe("longest plan accepted", 1, 500)),
     ("scene", "", _describe("optional scene file: its keep-out boxes join the red lines")),
     ("perception_wait_s", 5.0, _describe("wait this long for a first scene", 0.0, 120.0)),
+    (
+        "dry_run",
+        True,
+        _describe("run each plan in a headless twin first; a red line there rejects it"),
+    ),
+    ("dry_run_timeout_s", 120.0, _describe("a dry run longer than this fails", 1.0, 3600.0)),
 ]
 
 
@@ -117,7 +126,11 @@ class PlannerNode(Node):
         scene = str(p("scene").value)
         if scene:
             self.redlines = self.redlines.with_scene(load_scene(config_path(scene)))
-        self.gripper_joints = set(load_robot(str(p("robot").value)).gripper.joints)
+        self.profile = load_robot(str(p("robot").value))
+        self.gripper_joints = set(self.profile.gripper.joints)
+        self.dry_runs = (
+            DryRunWorker(float(p("dry_run_timeout_s").value)) if bool(p("dry_run").value) else None
+        )
         self.limits = PlanLimits(max_steps=int(p("max_steps").value))
         self.backend = self._make_backend()
         tier = RiskTier(min(int(self.registry.approval_tier), self.redlines.approval_tier))
@@ -228,10 +241,46 @@ class PlannerNode(Node):
             return
         payload = {"plan": plan.model_dump(mode="json")}
         self.audit.emit(AuditEventKind.PLAN, operator, payload, model=model, ai_generated=True)
+        if self.dry_runs is not None and not self._passes_dry_run(plan, objects):
+            self._plan_pub.publish(json_to_ros(plan))
+            return
         for outcome in self.book.admit(plan, operator, time.monotonic()):
             self._publish(outcome)  # superseded plans first: the latched topic keeps the last
         if plan.plan_id in self.book.waiting():
             self._plan_pub.publish(json_to_ros(plan))  # proposed: waiting for an operator
+
+    def _passes_dry_run(self, plan: Plan, objects: list[PerceivedObject]) -> bool:
+        """Run the plan in a twin of the perceived scene; a crossed red line rejects it."""
+        assert self.dry_runs is not None
+        result = self.dry_runs.run(
+            plan, objects, self.redlines, joints=self._arm_joints(), robot=self.profile
+        )
+        plan.dry_run = result
+        payload = {"plan_id": plan.plan_id, **result.model_dump(mode="json")}
+        self.audit.emit(
+            AuditEventKind.DRY_RUN, "dry_run", payload, model=plan.provenance, ai_generated=True
+        )
+        if result.ok:
+            return True
+        first = result.violations[0].describe() if result.violations else result.error
+        plan.status = PlanStatus.REJECTED
+        plan.reason = f"dry_run: {first}"
+        plan.findings.extend(result.violations)
+        rejection = {
+            "plan_id": plan.plan_id,
+            "reason": plan.reason,
+            "violations": [v.model_dump(mode="json") for v in result.violations],
+        }
+        self.audit.emit(
+            AuditEventKind.REJECTION, "dry_run", rejection, model=plan.provenance, ai_generated=True
+        )
+        return False
+
+    def _arm_joints(self) -> list[float] | None:
+        by_name = dict(zip(self._state.joint_names, self._state.joint_positions, strict=False))
+        if not all(j in by_name for j in self.profile.joints):
+            return None
+        return [by_name[j] for j in self.profile.joints]
 
     def _publish(self, outcome: Outcome) -> None:
         self._plan_pub.publish(json_to_ros(outcome.plan))
@@ -247,6 +296,8 @@ class PlannerNode(Node):
         self._closing.set()
         self._jobs.put(None)
         self._worker.join(timeout=5.0)
+        if self.dry_runs is not None:
+            self.dry_runs.close()
         self.audit.close()
         if isinstance(self.backend, LlmBackend):
             self.backend.close()

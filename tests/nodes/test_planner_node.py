@@ -28,6 +28,7 @@ from embodied_stack.nodes.planner_node import PlannerNode, parse_instruction
 from embodied_stack.nodes.ros_conversions import json_from_ros, json_to_ros
 from embodied_stack.planning.scene_objects import perceived_objects
 from embodied_stack.planning.scripted_endpoint import ScriptedEndpoint
+from embodied_stack.robot import load_robot
 from embodied_stack.scene import Scene
 from embodied_stack.schemas import (
     Approval,
@@ -51,9 +52,10 @@ objects:
 """)
 )
 APPROVAL_TIMEOUT_S = 3.0
+PROFILE = load_robot("panda")
 
 
-def wait_until(condition: Callable[[], Any], timeout: float = 20.0) -> Any:
+def wait_until(condition: Callable[[], Any], timeout: float = 60.0) -> Any:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         value = condition()
@@ -82,8 +84,8 @@ class Operator(Node):
     def _publish_state(self) -> None:
         message = ObjectsMessage(stamp=time.time(), objects=perceived_objects(SCENE))
         self.objects_pub.publish(json_to_ros(message))
-        names = [f"panda_joint{i}" for i in range(1, 8)] + ["panda_finger_joint1"]
-        self.joints_pub.publish(JointState(name=names, position=[0.0] * 7 + [0.04]))
+        names = [*PROFILE.joints, "panda_finger_joint1"]
+        self.joints_pub.publish(JointState(name=names, position=[*PROFILE.home, 0.04]))
 
     def _on_plan(self, msg: String) -> None:
         with self._lock:
@@ -157,7 +159,13 @@ def planner_session(overrides: dict[str, Any], namespace: str) -> Iterator[Opera
 @pytest.fixture(scope="module")
 def offline_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
     registry = write_registry(tmp_path_factory.mktemp("planner") / "registry.yaml", [])
-    overrides = {"registry": str(registry), "approval_timeout_s": APPROVAL_TIMEOUT_S}
+    # Approval logic on its own: knife plans cannot pass a dry run (the skills do not
+    # grasp knives), so the twin is left out here and tested below.
+    overrides = {
+        "registry": str(registry),
+        "approval_timeout_s": APPROVAL_TIMEOUT_S,
+        "dry_run": False,
+    }
     with planner_session(overrides, "offline_robot") as operator:
         yield operator
 
@@ -255,6 +263,34 @@ def test_model_plans_are_labelled_with_their_provenance(tmp_path: Path) -> None:
     assert plan is not None and plan.steps[0].args == {"object": "blue_cube_1"}
     assert plan.provenance.planner is PlannerKind.LLM and plan.ai_generated
     assert plan.provenance.endpoint == endpoint.url and len(plan.provenance.prompt_sha256) == 64
+
+
+def test_a_plan_that_crosses_a_red_line_in_the_twin_is_rejected(tmp_path: Path) -> None:
+    """The model drops the cube from 0.35 m: valid steps, caught by the dry run."""
+    steps = [
+        {"skill": "pick", "args": {"object": "red cube"}},
+        {"skill": "move_to", "args": {"x": 0.5, "y": 0.0, "z": 0.4}},
+        {"skill": "open_gripper", "args": {}},
+    ]
+    reply = {"tool_calls": [{"function": {"name": "submit_plan", "arguments": {"steps": steps}}}]}
+    with ScriptedEndpoint(reply) as endpoint:
+        model = {"name": endpoint.model, "endpoint": endpoint.url}
+        overrides = {
+            "registry": str(write_registry(tmp_path / "registry.yaml", [model])),
+            "backend": "llm",
+            "llm.base_url": endpoint.url,
+            "llm.model": endpoint.model,
+        }
+        with planner_session(overrides, "dry_run_robot") as operator:
+            text = "put the red cube down"
+            operator.instruct(text)
+            plan = wait_until(lambda: operator.plan_for(text, PlanStatus.REJECTED), timeout=180)
+            assert plan is not None, [p.status for p in operator.plans]
+            assert wait_until(lambda: operator.events_for(plan.plan_id, AuditEventKind.DRY_RUN))
+    assert plan.dry_run is not None and not plan.dry_run.ok
+    assert plan.reason is not None and plan.reason.startswith("dry_run: ")
+    assert "step 3" in plan.reason and "0.10 m" in plan.reason  # which step, which red line
+    assert operator.plan_for(text, PlanStatus.APPROVED) is None
 
 
 @pytest.mark.parametrize(
