@@ -26,12 +26,12 @@ from typing import Any
 import rclpy
 from rclpy.context import Context
 from rclpy.executors import MultiThreadedExecutor
-from std_msgs.msg import String
+from std_msgs.msg import Bool, String
 
 from embodied_stack.config import config_path, namespace_agnostic_params
 from embodied_stack.nodes import qos
 from embodied_stack.nodes.harness import SessionConfig, StackProbe, StackSession
-from embodied_stack.nodes.launcher import specs_for
+from embodied_stack.nodes.launcher import SIM_STACK, specs_for
 from embodied_stack.nodes.stack import RestartAuditor
 from embodied_stack.schemas import GroundTruth, HoldStatus
 from embodied_stack.supervisor import RestartPolicy, Supervisor, node_argv
@@ -53,6 +53,7 @@ class WatchProbe(StackProbe):
         super().__init__(**node_kwargs)
         self.tcp: deque[TcpSample] = deque(maxlen=3000)
         self.holds: list[HoldStatus] = []
+        self.estop_count = 0  # safety/estop messages (a restarted kill switch sends one)
         self.create_subscription(String, "sim/hold", self._on_hold, qos.LATCHED)
 
     def _on_truth(self, msg: String) -> None:
@@ -61,6 +62,10 @@ class WatchProbe(StackProbe):
         if truth is not None:
             pos = tuple(truth.tcp.position)
             self.tcp.append(TcpSample(time.monotonic(), truth.sim_time, pos))  # type: ignore[arg-type]
+
+    def _on_estop(self, msg: Bool) -> None:
+        super()._on_estop(msg)
+        self.estop_count += 1
 
     def _on_hold(self, msg: String) -> None:
         status = self._parse(HoldStatus, msg)
@@ -294,27 +299,36 @@ def attempt(session: StackSession, task: Any, suite: Any) -> dict[str, Any]:
     }
 
 
-def run_mode(mode: str, tasks: list[Any], suite: Any, quiet: bool) -> dict[str, Any]:
+def run_mode(mode: str, tasks: list[Any], suite: Any, args: argparse.Namespace) -> dict[str, Any]:
     """Every task on a fresh stack of this mode ('one_process' or 'processes')."""
     results: list[dict[str, Any]] = []
     peak_self, peak_total = 0.0, 0.0
     started = time.monotonic()
+    overrides: dict[str, dict[str, Any]] = {}
+    if args.heartbeat_timeout is not None:
+        beat = {"heartbeat_timeout_s": args.heartbeat_timeout}
+        overrides = {n: dict(beat) for n in SIM_STACK}
     for task in tasks:
-        config = SessionConfig(scene=suite.scenes[task.scene])
+        config = SessionConfig(scene=suite.scenes[task.scene], overrides=overrides)
         session: WatchedSession | ProcessSession
         session = WatchedSession(config) if mode == "one_process" else ProcessSession(config)
         t0 = time.monotonic()
         with session, RssSampler(session.pids) as rss:
             error = session.wait_ready(120.0)
+            assert session.probe is not None
+            sim0, wall0 = session.probe.sim_time, time.monotonic()
             if error is not None:
                 result = {"id": task.id, "outcome": "error", "passed": False, "reason": error}
             else:
                 result = attempt(session, task, suite)
             rss.sample()
+            # sim time over wall time from ready to judged: perception, planning, motion on
+            result["session_sim_s"] = round(session.probe.sim_time - sim0, 2)
+            result["session_wall_s"] = round(time.monotonic() - wall0, 2)
         result["wall_s"] = round(time.monotonic() - t0, 2)
         peak_self, peak_total = max(peak_self, rss.peak_self_mb), max(peak_total, rss.peak_mb)
         results.append(result)
-        if not quiet:
+        if not args.quiet:
             print(
                 f"[{mode}] {'PASS' if result['passed'] else 'FAIL'} {task.id}: "
                 f"{result['outcome']} ({result.get('reason') or ''}) {result['wall_s']} s"
@@ -325,13 +339,14 @@ def run_mode(mode: str, tasks: list[Any], suite: Any, quiet: bool) -> dict[str, 
 def summarize(
     results: list[dict[str, Any]], wall_s: float, peak_self: float, peak_total: float
 ) -> dict[str, Any]:
-    sim = sum(r.get("sim_s", 0.0) for r in results)
+    sim = sum(r.get("session_sim_s", 0.0) for r in results)
+    ready_wall = sum(r.get("session_wall_s", 0.0) for r in results)
     task_wall = sum(r.get("task_wall_s", 0.0) for r in results)
     return {
         "tasks": len(results),
         "passed": sum(1 for r in results if r["passed"]),
         "wall_s": round(wall_s, 1),
-        "stack_rtf": round(sim / task_wall, 3) if task_wall else None,
+        "stack_rtf": round(sim / ready_wall, 3) if ready_wall else None,
         "tasks_per_hour": round(3600.0 * len(results) / wall_s, 1) if wall_s else None,
         "tasks_per_hour_excl_startup": round(3600.0 * len(results) / task_wall, 1)
         if task_wall
@@ -351,6 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--modes", default="one_process,processes", help="comma-separated: one_process,processes"
     )
+    parser.add_argument(
+        "--heartbeat-timeout", type=float, help="override heartbeat_timeout_s (default: config)"
+    )
     parser.add_argument("--quiet", action="store_true")
     return parser
 
@@ -361,7 +379,7 @@ def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     suite = load_suite(args.suite)
     tasks = [t for t in suite.tasks if not args.only or t.id in args.only][: args.limit]
-    modes = {m: run_mode(m, tasks, suite, args.quiet) for m in args.modes.split(",")}
+    modes = {m: run_mode(m, tasks, suite, args) for m in args.modes.split(",")}
     one, procs = modes.get("one_process", {}), modes.get("processes", {})
     figures: dict[str, Any] = {
         "rss_mb_one_process": one.get("rss_mb_host_process"),
@@ -375,6 +393,7 @@ def main(argv: list[str]) -> int:
         "modes": modes,
         "suite": str(args.suite),
         "load_avg_1m": round(os.getloadavg()[0], 2),
+        "heartbeat_timeout_s": args.heartbeat_timeout,
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")

@@ -26,6 +26,7 @@ from embodied_stack.nodes.bench_stack import (
     tree_rss_mb,
 )
 from embodied_stack.nodes.harness import SessionConfig, StackSession
+from embodied_stack.nodes.launcher import SIM_STACK
 from embodied_stack.nodes.task_runner import settle
 from embodied_stack.scene import Suite, load_suite
 from embodied_stack.schemas import SimControl, SimControlOp, to_json
@@ -42,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--suite", type=Path, default=DEFAULT_SUITE)
     parser.add_argument(
         "--tasks", default=DEFAULT_TASKS, help="comma-separated task ids (one scene)"
+    )
+    parser.add_argument(
+        "--heartbeat-timeout", type=float, help="override heartbeat_timeout_s (default: config)"
     )
     return parser
 
@@ -136,12 +140,16 @@ def main(argv: list[str]) -> int:
     scenes = {t.scene for t in suite.tasks if t.id in task_ids}
     if len(scenes) != 1:
         raise SystemExit(f"embodied-stack soak: the tasks must share one scene, got {scenes}")
-    config = SessionConfig(scene=suite.scenes[scenes.pop()])
+    overrides: dict[str, dict[str, Any]] = {}
+    if args.heartbeat_timeout is not None:
+        overrides = {n: {"heartbeat_timeout_s": args.heartbeat_timeout} for n in SIM_STACK}
+    config = SessionConfig(scene=suite.scenes[scenes.pop()], overrides=overrides)
     session = ProcessSession(config) if args.processes else WatchedSession(config)
     with session:
         results, rss, wall = soak(session, suite, task_ids, args.minutes)
         figures = report(session, results, rss, wall)
     figures["mode"] = "processes" if args.processes else "one_process"
+    figures["heartbeat_timeout_s"] = args.heartbeat_timeout
     text = json.dumps(figures, indent=2, ensure_ascii=False)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -134,14 +134,39 @@ def still_after(probe: WatchProbe, since: float, observe_s: float) -> tuple[floa
     return (None if settled is None else settled - since), _span(tail) if tail else 1.0
 
 
-def wait_rejoined(session: ProcessSession, name: str, old_pid: int | None) -> None:
+# A topic each node publishes from start-up: a publisher of a new process there = rejoined.
+SIGN_OF_LIFE = {
+    "killswitch_node": "safety/heartbeat",
+    "motion_node": "motion/status",
+    "perception_node": "perception/objects",
+    "planner_node": "planner/plan",
+    "audit_node": "audit/head",
+}
+
+
+def publisher_gids(probe: WatchProbe, topic: str) -> set[bytes]:
+    return {bytes(info.endpoint_gid) for info in probe.get_publishers_info_by_topic(topic)}
+
+
+def kill(session: ProcessSession, name: str) -> tuple[int, set[bytes]]:
+    """kill -9 the node; its pid and the publishers it had (to tell its successor)."""
+    gids = publisher_gids(_probe(session), SIGN_OF_LIFE[name])
+    pid = session.kill(name)
+    assert pid is not None, f"{name} was not running"
+    return pid, gids
+
+
+def wait_rejoined(session: ProcessSession, name: str, before: tuple[int, set[bytes]]) -> None:
+    """A new process, and its publisher on the node's sign-of-life topic is matched."""
     probe = _probe(session)
+    old_pid, old_gids = before
 
     def back() -> bool:
         pid = session.pid(name)
-        return pid is not None and pid != old_pid and name in probe.get_node_names()
+        fresh = publisher_gids(probe, SIGN_OF_LIFE[name]) - old_gids
+        return pid is not None and pid != old_pid and bool(fresh)
 
-    assert session.wait_until(back, wall_timeout_s=60.0), f"{name} did not come back"
+    assert session.wait_until(back, wall_timeout_s=90.0, poll_s=0.2), f"{name} did not come back"
 
 
 def _plan_ended(probe: WatchProbe) -> Any:
@@ -187,8 +212,7 @@ def test_kill_killswitch_node(session: ProcessSession) -> None:
     start_task(session)
     holds_before = len(probe.holds)
     killed_at = time.monotonic()
-    old_pid = session.kill("killswitch_node")
-    assert old_pid is not None
+    before = kill(session, "killswitch_node")
     assert session.wait_until(lambda: len(probe.holds) > holds_before, wall_timeout_s=10.0)
     hold = probe.holds[holds_before]
     latency = hold.monotonic_s - killed_at
@@ -199,7 +223,7 @@ def test_kill_killswitch_node(session: ProcessSession) -> None:
     assert settled is not None and drift <= STILL_M
     assert session.wait_until(_plan_ended(probe), wall_timeout_s=10.0), probe.motion
     assert probe.motion is not None and probe.motion.state is MotionState.ABORTED
-    wait_rejoined(session, "killswitch_node", old_pid)
+    wait_rejoined(session, "killswitch_node", before)
     # the box is released, so the new kill switch's boot latch clears...
     assert session.wait_until(lambda: probe.estop is False, wall_timeout_s=30.0)
     assert_no_motion_without_plan(session)  # ...and the aborted plan stays aborted
@@ -212,11 +236,10 @@ def test_kill_motion_node(session: ProcessSession) -> None:
     probe = _probe(session)
     start_task(session)
     killed_at = time.monotonic()
-    old_pid = session.kill("motion_node")
-    assert old_pid is not None
+    before = kill(session, "motion_node")
     settled, drift = still_after(probe, killed_at, observe_s=3.0)
     print(f"motion_node: arm still {settled} s after the kill (drift {drift * 1000:.1f} mm)")
-    wait_rejoined(session, "motion_node", old_pid)
+    wait_rejoined(session, "motion_node", before)
     assert_no_motion_without_plan(session)
     assert_audit_ok(session, "motion_node")
     bound = HEARTBEAT_TIMEOUT_S + HOLD_SLACK_S
@@ -232,9 +255,8 @@ def test_kill_other_nodes_in_turn(session: ProcessSession) -> None:
     probe = _probe(session)
     start_task(session)
     for name in ("perception_node", "planner_node", "audit_node"):
-        old_pid = session.kill(name)
-        assert old_pid is not None, name
-        wait_rejoined(session, name, old_pid)
+        before = kill(session, name)
+        wait_rejoined(session, name, before)
     assert session.wait_until(_plan_ended(probe), wall_timeout_s=120.0), probe.motion
     print(f"plan ended: {probe.motion}")
     assert_no_motion_without_plan(session)
@@ -248,9 +270,11 @@ def test_estop_stays_latched_while_pressed_across_killswitch_restart(
     probe = _probe(session)
     box.set(True)
     assert session.wait_until(lambda: probe.estop is True, wall_timeout_s=10.0)
-    old_pid = session.kill("killswitch_node")
-    wait_rejoined(session, "killswitch_node", old_pid)
-    time.sleep(2.0)  # the restarted kill switch has read the (pressed) box by now
+    before = kill(session, "killswitch_node")
+    wait_rejoined(session, "killswitch_node", before)
+    count = probe.estop_count
+    assert session.wait_until(lambda: probe.estop_count > count, wall_timeout_s=10.0)
+    time.sleep(1.0)  # the restarted kill switch has read the (pressed) box by now
     assert probe.estop is True
     assert probe.holds and probe.holds[-1].holding
     box.set(False)
@@ -275,9 +299,11 @@ def test_estop_stays_latched_after_release_across_killswitch_restart(
     box.set(False)
     time.sleep(1.0)
     assert probe.estop is True, "a released button alone cleared the latch"
-    old_pid = session.kill("killswitch_node")
-    wait_rejoined(session, "killswitch_node", old_pid)
-    time.sleep(3.0)  # the restarted kill switch has read the (released) box by now
+    before = kill(session, "killswitch_node")
+    wait_rejoined(session, "killswitch_node", before)
+    count = probe.estop_count
+    assert session.wait_until(lambda: probe.estop_count > count, wall_timeout_s=10.0)
+    time.sleep(2.0)  # the restarted kill switch has read the (released) box by now
     latched = probe.estop
     _trigger_reset(session)
     assert latched is True, "the restarted kill switch came up released: the latch was lost"
