@@ -7,8 +7,8 @@ only while the arm is clear to move and the trajectory passes the red lines.
 
 It holds the arm on its own (DESIGN.md §5), whatever motion_node does, when:
 `safety/estop` is true (or no e-stop state was ever received), `/fleet/estop` is
-true, the kill-switch heartbeat is older than `heartbeat_timeout_s` by the wall
-clock (none yet counts as stale), or the measured state breaks a red line.
+true, the kill-switch heartbeat misses its `heartbeat_timeout_s` DDS deadline
+(none yet counts as missing), or the measured state breaks a red line.
 Holding = one trajectory to the current `joint_states` position (an empty one,
 the controller's own hold, before any state arrived), plus the driver's
 std_srvs/Trigger stop service when the profile names one. A refused trajectory
@@ -29,7 +29,7 @@ from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Bool, Header, String
+from std_msgs.msg import Bool, String
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
@@ -37,6 +37,7 @@ from embodied_stack.errors import SchemaError
 from embodied_stack.motion_types import JointStateSample, JointTrajectoryCommand, TrajectoryPoint
 from embodied_stack.nodes import qos
 from embodied_stack.nodes.audit_client import AuditClient
+from embodied_stack.nodes.heartbeat import HeartbeatWatch
 from embodied_stack.nodes.ros_conversions import (
     joint_state_from_ros,
     json_to_ros,
@@ -45,6 +46,7 @@ from embodied_stack.nodes.ros_conversions import (
 )
 from embodied_stack.robot import RobotProfile, load_robot
 from embodied_stack.safety.geometry import RobotGeometry
+from embodied_stack.safety.hold import HoldGuard
 from embodied_stack.safety.monitor import RuntimeMonitor
 from embodied_stack.safety.redlines import load_redlines
 from embodied_stack.safety.trajectory_check import CheckContext, check_trajectory
@@ -119,10 +121,8 @@ class DriverBridgeNode(Node):
         self._hold_time_s = float(p("hold_time_s").value)
         self._guard = RedLineGuard(self._profile, str(p("redlines").value))
         self._lock = threading.Lock()
-        self._last_beat: float | None = None  # time.monotonic() of the last heartbeat
-        self._estop: bool | None = None  # None: never heard from the kill switch
+        self._stops = HoldGuard()  # e-stop, heartbeat, measured breaches
         self._fleet_stop = False
-        self._breach: str | None = None  # a red line crossed: hold until the next reset
         self._positions: dict[str, float] = {}  # latest measured position of every joint
         self._monitor_period = 1.0 / float(p("monitor_hz").value)
         self._last_monitored = -math.inf
@@ -141,9 +141,7 @@ class DriverBridgeNode(Node):
         self.create_subscription(Bool, "safety/estop", self._on_estop, qos.LATCHED)
         fleet = str(p("fleet_topic").value)
         self.create_subscription(Bool, fleet, self._on_fleet, qos.LATCHED)
-        self.create_subscription(
-            Header, "safety/heartbeat", self._on_heartbeat, qos.heartbeat(self._timeout_s)
-        )
+        self._heartbeat = HeartbeatWatch(self, self._timeout_s, on_change=self._on_heartbeat)
         # The watchdog runs on the steady clock: a stopped sim clock must not stop it.
         period = 1.0 / float(p("watchdog_hz").value)
         self.create_timer(period, self._watchdog, clock=Clock(clock_type=ClockType.STEADY_TIME))
@@ -177,15 +175,14 @@ class DriverBridgeNode(Node):
 
     # ---- inputs -------------------------------------------------------------------------
 
-    def _on_heartbeat(self, _msg: Header) -> None:
+    def _on_heartbeat(self, stale_reason: str | None) -> None:
         with self._lock:
-            self._last_beat = time.monotonic()
+            self._stops.heartbeat(stale_reason)
+        self._watchdog()
 
     def _on_estop(self, msg: Bool) -> None:
         with self._lock:
-            self._estop = bool(msg.data)
-            if not msg.data:
-                self._breach = None  # an authorised reset clears a measured breach
+            self._stops.estop(bool(msg.data))  # latched then reset: a measured breach clears
         self._watchdog()
 
     def _on_fleet(self, msg: Bool) -> None:
@@ -201,7 +198,7 @@ class DriverBridgeNode(Node):
             return
         with self._lock:
             self._positions.update(sample.as_dict())  # a gripper may publish its own
-            in_breach = self._breach is not None
+            in_breach = self._stops.breached
         now = time.monotonic()
         complete = set(self._profile.joints) <= set(sample.names)
         if complete and not in_breach and now - self._last_monitored >= self._monitor_period:
@@ -234,19 +231,7 @@ class DriverBridgeNode(Node):
 
     def _hold_reason(self) -> str | None:
         with self._lock:
-            if self._estop is None:
-                return "no e-stop state received yet"
-            if self._estop:
-                return "e-stop latched"
-            if self._fleet_stop:
-                return "fleet e-stop"
-            if self._last_beat is None:
-                return "no kill-switch heartbeat yet"
-            age = time.monotonic() - self._last_beat
-            if age > self._timeout_s:
-                limit_ms = self._timeout_s * 1000
-                return f"kill-switch heartbeat stale ({age * 1000:.0f} ms > {limit_ms:.0f} ms)"
-            return self._breach
+            return self._stops.reason() or ("fleet e-stop" if self._fleet_stop else None)
 
     def _watchdog(self) -> None:
         reason = self._hold_reason()
@@ -308,7 +293,7 @@ class DriverBridgeNode(Node):
         """Hold, trip the stop (the kill switch latches it) and audit every violation."""
         text = "; ".join(v.describe() for v in violations[:3])
         with self._lock:
-            self._breach = f"red line: {text}"
+            self._stops.red_line(text)
         self.get_logger().error(f"red line: {text}")
         self._trip_pub.publish(json_to_ros(Trip(who=NAME, why=text)))
         for violation in violations:
@@ -322,6 +307,7 @@ class DriverBridgeNode(Node):
             return self._holding
 
     def destroy_node(self) -> None:
+        self._heartbeat.close()
         self._guard.close()
         self._audit.close()
         super().destroy_node()

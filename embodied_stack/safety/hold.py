@@ -27,6 +27,11 @@ class HoldGuard:
         elif not pressed and self._breach_latched:
             self._breach, self._breach_latched = None, False
 
+    @property
+    def breached(self) -> bool:
+        """A red line was crossed and the stop has not been latched and reset since."""
+        return self._breach is not None
+
     def red_line(self, reason: str) -> None:
         """The actuator side saw a red line crossed (or about to be): hold."""
         if self._breach is None:

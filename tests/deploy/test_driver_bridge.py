@@ -189,7 +189,7 @@ def test_estop_holds_and_stops_the_driver(rig: Any) -> None:
     world.clear_to_move()
     wait_for(lambda: bridge.holding is None)
     world.estop_pub.publish(Bool(data=True))
-    assert wait_for(lambda: bridge.holding) == "e-stop latched"
+    assert wait_for(lambda: bridge.holding) == "e-stop pressed"
     wait_for(lambda: world.stop_calls == 1)
     world.estop_pub.publish(Bool(data=False))  # reset: clear again, no motion by itself
     wait_for(lambda: bridge.holding is None)
