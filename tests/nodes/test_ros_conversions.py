@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from embodied_stack.nodes import ros_conversions as rc
 from hypothesis import given
 from hypothesis import strategies as st
 
 from embodied_stack.camera import CameraConfig, Intrinsics
 from embodied_stack.errors import SchemaError
 from embodied_stack.motion_types import JointStateSample, JointTrajectoryCommand, TrajectoryPoint
+from embodied_stack.nodes import ros_conversions as rc
 from embodied_stack.schemas import Trip
 
 finite = st.floats(min_value=-10, max_value=10, allow_nan=False)
