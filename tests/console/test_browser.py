@@ -149,7 +149,10 @@ def instruct(page: Page, text: str) -> None:
     page.fill("#instruction", text)
     page.click("#instruction-send")
     expect(page.locator("#plan-instruction")).to_contain_text(text, timeout=60_000)
-    expect(page.locator("#plan-status")).to_have_text("proposed", timeout=60_000)
+    page.locator("#plan-status:text-matches('^(proposed|rejected|refused)$')").wait_for()
+    status = page.locator("#plan-status").inner_text()
+    reason = page.locator("#plan-reason").inner_text()
+    assert status == "proposed", f"the planner answered {status}: {reason}"
 
 
 def joint_positions(page: Page) -> list[float]:

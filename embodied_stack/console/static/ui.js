@@ -30,6 +30,8 @@ const ui = {
       $("safety-source").textContent = safety.tripped_by || "-";
       $("safety-reason").textContent = safety.reason || "-";
       const inputs = Object.entries(safety.inputs || {});
+      $("reset-hint").textContent = safety.latched && !safety.reset_allowed
+        ? "reset not possible yet: every input must be released first" : "";
       $("safety-inputs").textContent = inputs.length
         ? inputs.map(([name, pressed]) => `${name}: ${pressed ? "PRESSED" : "released"}`).join(", ")
         : "-";
