@@ -174,10 +174,12 @@ def test_estop_button_during_motion_stops_the_arm_and_an_officer_resets(
     expect(page.locator("#estop-state")).to_have_text("E-STOP ACTIVE", timeout=5_000)
     expect(page.locator("#safety-source")).to_have_text("console:otto")
     expect(page.locator("#motion-state")).not_to_have_text("executing", timeout=10_000)
+    time.sleep(0.5)  # the hold itself: a short ramp to zero speed
     before = joint_positions(page)
     time.sleep(1.0)
     after = joint_positions(page)
-    assert max(abs(a - b) for a, b in zip(before, after, strict=True)) < 1e-3, "arm still moving"
+    drift = max(abs(a - b) for a, b in zip(before, after, strict=True))
+    assert drift < 5e-3, f"arm still moving: {drift:.4f} rad in 1 s"  # moving: ~0.5 rad/s
     shot(page, "4-estop-holding")
     assert not page.locator("#reset-form").is_visible()  # an operator cannot reset
 
