@@ -21,7 +21,7 @@ from embodied_stack.nodes.harness import (
     StackSession,
 )
 from embodied_stack.robot import load_robot
-from embodied_stack.scene import Suite, Task, TaskExpect, load_suite
+from embodied_stack.scene import Scene, Suite, Task, TaskExpect, load_suite
 from embodied_stack.schemas import GroundTruth, MotionState, Plan
 
 TASK_SIM_LIMIT_S = 60.0  # a task that takes longer than this in sim time has failed
@@ -78,13 +78,20 @@ def settle(session: StackSession, seconds: float = SETTLE_SIM_S) -> GroundTruth 
 def judge(
     task: Task, suite: Suite, initial: GroundTruth, final: GroundTruth
 ) -> list[dict[str, Any]]:
-    from embodied_stack.sim.predicates import evaluate
-
     scene = suite.scenes[task.scene]
-    robot = load_robot()
     preds = list(task.success)
     if task.expect is TaskExpect.REFUSED:  # nothing in the scene may move
         preds = [{"unmoved": [o.id]} for o in scene.objects if o.kind.value != "human"]
+    return judge_predicates(preds, scene, initial, final)
+
+
+def judge_predicates(
+    preds: list[dict[str, Any]], scene: Scene, initial: GroundTruth, final: GroundTruth
+) -> list[dict[str, Any]]:
+    """Each success predicate of the suite format, evaluated on ground truth."""
+    from embodied_stack.sim.predicates import evaluate
+
+    robot = load_robot()
     results = []
     for pred in preds:
         res = evaluate(pred, now=final, initial=initial, scene=scene, robot=robot)
