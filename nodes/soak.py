@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from collections import Counter
 from pathlib import Path
@@ -23,6 +24,8 @@ from embodied_stack.nodes.bench_stack import (
     WatchedSession,
     WatchProbe,
     attempt,
+    descendants,
+    rss_mb,
     tree_rss_mb,
 )
 from embodied_stack.nodes.harness import SessionConfig, StackSession
@@ -80,6 +83,21 @@ def audit_report(session: StackSession) -> dict[str, Any]:
     }
 
 
+def rss_by_process(session: WatchedSession | ProcessSession) -> dict[str, float]:
+    """RSS per node process (with its children, e.g. the render worker), or for the
+    one-process stack: this process alone and each child tree."""
+    if isinstance(session, ProcessSession):
+        assert session.supervisor is not None
+        pids = {name: session.pid(name) for name in session.supervisor.children}
+        return {name: round(tree_rss_mb([pid]), 1) for name, pid in pids.items() if pid}
+    out = {"host": round(rss_mb(os.getpid()), 1)}
+    for pid in session.pids()[1:]:
+        out[f"child {pid}"] = round(tree_rss_mb([pid]), 1)
+    for pid in descendants(os.getpid())[1:]:
+        out.setdefault(f"child {pid}", round(rss_mb(pid), 1))
+    return out
+
+
 def soak(
     session: WatchedSession | ProcessSession, suite: Suite, task_ids: list[str], minutes: float
 ) -> Any:
@@ -94,6 +112,7 @@ def soak(
     holds_at_ready = len(probe.holds)  # "no e-stop state yet" at start-up is not a trip
     results: list[dict[str, Any]] = []
     rss: list[tuple[float, float]] = []
+    by_process: list[dict[str, float]] = []
     started = time.monotonic()
     deadline = started + minutes * 60.0
     while time.monotonic() < deadline or not results:
@@ -102,17 +121,19 @@ def soak(
         result = attempt(session, task, suite)
         results.append(result)
         rss.append((time.monotonic() - started, tree_rss_mb(session.pids())))
+        by_process.append(rss_by_process(session))
         mark = "ok  " if result["passed"] else "FAIL"
         print(f"[{len(results):4d}] {mark} {task.id}: {result['outcome']} ({result['reason']})")
     with probe.lock:
         del probe.holds[:holds_at_ready]
-    return results, rss, time.monotonic() - started
+    return results, rss, by_process, time.monotonic() - started
 
 
 def report(
     session: StackSession,
     results: list[dict[str, Any]],
     rss: list[tuple[float, float]],
+    by_process: list[dict[str, float]],
     wall: float,
 ) -> dict[str, Any]:
     probe = session.probe
@@ -128,6 +149,8 @@ def report(
         "rss_mb_last": round(rss[-1][1], 1),
         "rss_mb_growth": round(rss[-1][1] - rss[0][1], 1),
         "rss_mb_series": [(round(t, 1), round(m, 1)) for t, m in rss],
+        "rss_mb_by_process_first": by_process[0],
+        "rss_mb_by_process_last": by_process[-1],
         "false_trips": false_trips(probe, results),
         "audit": audit_report(session),
     }
@@ -146,8 +169,8 @@ def main(argv: list[str]) -> int:
     config = SessionConfig(scene=suite.scenes[scenes.pop()], overrides=overrides)
     session = ProcessSession(config) if args.processes else WatchedSession(config)
     with session:
-        results, rss, wall = soak(session, suite, task_ids, args.minutes)
-        figures = report(session, results, rss, wall)
+        results, rss, by_process, wall = soak(session, suite, task_ids, args.minutes)
+        figures = report(session, results, rss, by_process, wall)
     figures["mode"] = "processes" if args.processes else "one_process"
     figures["heartbeat_timeout_s"] = args.heartbeat_timeout
     text = json.dumps(figures, indent=2, ensure_ascii=False)
