@@ -263,6 +263,7 @@ class StackSession:
             f"stack not ready after {wall_timeout_s:.0f} s: ground truth "
             f"{'ok' if probe.ground_truth else 'missing'}, objects "
             f"{len(probe.objects.objects) if probe.objects else 'missing'}, e-stop {probe.estop}"
+            + (f" ({probe.safety.tripped_by}: {probe.safety.reason})" if probe.safety else "")
         )
 
     def _probe(self) -> StackProbe:
