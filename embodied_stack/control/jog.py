@@ -28,6 +28,7 @@ from embodied_stack.motion_types import JointTrajectoryCommand
 from embodied_stack.schemas import JogAxis, JogCommand
 
 AXES = {JogAxis.X: 0, JogAxis.Y: 1, JogAxis.Z: 2}
+ARRIVED_RAD = 0.003  # measured joints this close to a step's end: the step is over
 
 
 @dataclass(frozen=True)
@@ -75,9 +76,20 @@ class JogController:
             return []
         if now - self._last_refresh > self.settings.deadman_s:
             return self.stop()
-        if self._active.axis is not JogAxis.GRIPPER and now >= self._step_ends:
+        if self._active.axis is not JogAxis.GRIPPER and self._step_done(now, world):
             return self._step(now, world)
         return []
+
+    def _step_done(self, now: float, world: WorldModel) -> bool:
+        """The last step is over on the wall clock AND the measured arm reached its end:
+        the simulator may run slower than the wall clock, and a step sent while the
+        last is still under way would start from a point the arm has not reached."""
+        if now < self._step_ends:
+            return False
+        if self._end is None:
+            return True
+        lag = np.abs(np.asarray(world.joints, dtype=float) - self._end)
+        return float(lag.max()) < ARRIVED_RAD
 
     def stop(self) -> list[Command]:
         """End the jog: a hold when the arm was jogging."""

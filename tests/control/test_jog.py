@@ -85,3 +85,23 @@ def test_gripper_jog(ctx: SkillContext, profile: RobotProfile) -> None:
         assert sim.gripper_target == 0.0
         run(sim, ctrl, 1.0, jog(JogAxis.GRIPPER, 1, 2))
         assert sim.gripper_target == profile.gripper.max_opening
+
+
+def test_a_simulator_slower_than_the_wall_clock_never_makes_the_jog_jump(
+    ctx: SkillContext, profile: RobotProfile
+) -> None:
+    """Jog messages come on the wall clock; here the simulator advances at a third of
+    that pace. A step must not be sent before the arm reached the last one's end, or
+    the follower would rush to a start it never reached (seen as TCP speed spikes)."""
+    with SimWorld(scene=Scene(), robot=profile) as sim:
+        ctrl = JogController(ctx, JogSettings())
+        message = jog(JogAxis.X, 1, 1)
+        peak, wall = 0.0, 0.0
+        for _ in range(60):
+            world = world_from_state(sim.joint_state(), [], sim.robot)
+            send(sim, ctrl.on_jog(message, wall, world))
+            for _ in range(round(DT * sim.physics_hz / 3)):  # one third of the wall time
+                sim.step()
+                peak = max(peak, sim.ground_truth().tcp_speed)
+            wall += DT
+        assert peak < JogSettings().speed * 1.5  # jog speed, never a rush
