@@ -138,7 +138,7 @@ class DriverBridgeNode(Node):
         self.create_subscription(JointTrajectory, INPUT_TOPIC, self._on_trajectory, qos.COMMAND)
         self.create_subscription(JointState, "joint_states", self._on_joint_states, qos.STATE)
         self.create_subscription(String, "perception/objects", self._on_objects, qos.STATE)
-        self.create_subscription(Bool, "safety/estop", self._on_estop, qos.LATCHED)
+        self.create_subscription(Bool, "safety/estop", self._on_estop, qos.LATCHED_CHANGES)
         fleet = str(p("fleet_topic").value)
         self.create_subscription(Bool, fleet, self._on_fleet, qos.LATCHED)
         self._heartbeat = HeartbeatWatch(self, self._timeout_s, on_change=self._on_heartbeat)

@@ -15,6 +15,7 @@ import contextlib
 import itertools
 import threading
 import time
+import traceback
 from collections.abc import Callable
 
 from rclpy.event_handler import QoSRequestedDeadlineMissedInfo, SubscriptionEventCallbacks
@@ -66,7 +67,12 @@ class HeartbeatWatch:
         with self._lock:
             changed, self._reason = reason != self._reason, reason
         if changed and self._on_change is not None:
-            self._on_change(reason)
+            try:
+                self._on_change(reason)
+            except Exception:  # the watch must outlive a faulty listener, and say so
+                self._node.get_logger().error(
+                    f"heartbeat listener failed on {reason or 'alive'}:\n{traceback.format_exc()}"
+                )
 
     def _beat(self, _msg: Header) -> None:
         self.last_beat = time.monotonic()

@@ -407,7 +407,7 @@ class _SafetyInputs:
             enable_rosout=False,
         )
         self._guard, self._on_estop = guard, on_estop
-        self.node.create_subscription(Bool, "safety/estop", self._estop, qos.LATCHED)
+        self.node.create_subscription(Bool, "safety/estop", self._estop, qos.LATCHED_CHANGES)
         self._executor = SingleThreadedExecutor(context=parent.context)
         self._executor.add_node(self.node)
         self._thread = threading.Thread(target=self._spin, name="motion_safety", daemon=True)

@@ -19,6 +19,16 @@ LATCHED = QoSProfile(
     durability=DurabilityPolicy.TRANSIENT_LOCAL,
 )
 
+# Subscribing to latched safety state where every change matters (a trip and
+# its reset in quick succession): the same contract as LATCHED (late joiners get
+# the last value), but a queue, so a change is never overwritten unread.
+LATCHED_CHANGES = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST,
+    depth=10,
+    reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.TRANSIENT_LOCAL,
+)
+
 # Heartbeat: best effort (a late beat is worthless), with a deadline so a
 # missed period is an event on both ends.
 HEARTBEAT_PERIOD_S = 0.01

@@ -169,7 +169,7 @@ class SimNode(Node):
             qos.COMMAND,
         )
         self.create_subscription(Float64, "gripper/command", self._on_gripper, qos.COMMAND)
-        self.create_subscription(Bool, "safety/estop", self._on_estop, qos.LATCHED)
+        self.create_subscription(Bool, "safety/estop", self._on_estop, qos.LATCHED_CHANGES)
         self._heartbeat = HeartbeatWatch(self, self._timeout_s, on_change=self._on_heartbeat)
         self.create_subscription(String, "sim/control", self._on_control, qos.COMMAND)
         self.create_subscription(String, "perception/objects", self._on_objects, qos.STATE)
