@@ -31,8 +31,8 @@ from embodied_stack.errors import ConfigError, SchemaError
 from embodied_stack.hardware.base import EstopInput, EstopInputError
 from embodied_stack.hardware.inputs import EstopInputsConfig, build_inputs
 from embodied_stack.nodes import qos
-from embodied_stack.nodes.heartbeat import prioritize_dds_threads
 from embodied_stack.nodes.audit_client import AuditClient
+from embodied_stack.nodes.heartbeat import prioritize_dds_threads
 from embodied_stack.nodes.ros_conversions import json_to_ros, time_to_ros
 from embodied_stack.safety.estop import FLEET_INPUT, STARTUP, EstopLatch, ResetResult
 from embodied_stack.safety.reset_auth import Authorizer, RegistryAuthorizer, reset_roles

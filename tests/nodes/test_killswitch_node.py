@@ -139,6 +139,9 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
     executor.add_node(n)
     spin = threading.Thread(target=executor.spin, daemon=True)
     spin.start()
+    # The box stays silent until the probe has heard the boot state, so the test
+    # sees the fail-safe start rather than racing the box's first lines.
+    assert wait_until(lambda: bool(probe.estop))
     stop = threading.Event()
     keeper = threading.Thread(target=heartbeat_keeper, args=(rig, stop), daemon=True)
     keeper.start()
