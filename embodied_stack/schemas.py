@@ -195,6 +195,8 @@ class Plan(Message):
     status: PlanStatus = PlanStatus.PROPOSED
     reason: str | None = None  # why refused / rejected / failed
     approved_by: str | None = None
+    approved_at: float | None = None  # unix time of the approval (a motion node started
+    # later never executes an approval it did not witness: no restart resumes motion)
     dry_run: DryRunResult | None = None
     findings: list[Violation] = Field(default_factory=list)
 

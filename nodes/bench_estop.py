@@ -255,6 +255,7 @@ class Probe(Node):
             ai_generated=False,
             status=PlanStatus.APPROVED,
             approved_by="bench-estop",
+            approved_at=time.time(),
         )
         self._plan = (plan.plan_id, time.monotonic())
         self._plan_pub.publish(json_to_ros(plan))

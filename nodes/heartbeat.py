@@ -13,13 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import os
 import threading
 import time
 import traceback
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
 from rclpy.event_handler import QoSRequestedDeadlineMissedInfo, SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
@@ -30,26 +27,6 @@ from embodied_stack.nodes import qos
 
 TOPIC = "safety/heartbeat"
 _ids = itertools.count()
-
-
-DDS_THREAD_PREFIX = "dds."  # Fast DDS names its receive, event and transport threads so
-DDS_RT_PRIORITY = 40  # SCHED_FIFO: below the kill switch's heartbeat thread (50)
-
-
-def prioritize_dds_threads(logger: Any) -> None:
-    """Real-time priority for this process's DDS threads where allowed (root or
-    CAP_SYS_NICE, as on a robot): a loaded machine then delays neither the beats
-    nor the deadline bookkeeping. Elsewhere they stay as they are, and it says so."""
-    for task in Path("/proc/self/task").iterdir():
-        try:
-            if not (task / "comm").read_text().startswith(DDS_THREAD_PREFIX):
-                continue
-            os.sched_setscheduler(int(task.name), os.SCHED_FIFO, os.sched_param(DDS_RT_PRIORITY))
-        except FileNotFoundError:
-            continue  # the thread ended meanwhile
-        except (PermissionError, OSError) as exc:
-            logger.info(f"DDS threads at normal priority (no real-time scheduling: {exc})")
-            return
 
 
 class HeartbeatWatch:
@@ -81,7 +58,6 @@ class HeartbeatWatch:
         self._node.create_subscription(
             Header, topic, self._beat, qos.heartbeat(timeout_s), event_callbacks=events
         )
-        prioritize_dds_threads(self._node.get_logger())
         self._executor = SingleThreadedExecutor(context=owner.context)
         self._executor.add_node(self._node)
         self._thread = threading.Thread(target=self._spin, name=name, daemon=True)

@@ -32,7 +32,6 @@ from embodied_stack.hardware.base import EstopInput, EstopInputError
 from embodied_stack.hardware.inputs import EstopInputsConfig, build_inputs
 from embodied_stack.nodes import qos
 from embodied_stack.nodes.audit_client import AuditClient
-from embodied_stack.nodes.heartbeat import prioritize_dds_threads
 from embodied_stack.nodes.ros_conversions import json_to_ros, time_to_ros
 from embodied_stack.safety.estop import FLEET_INPUT, STARTUP, EstopLatch, ResetResult
 from embodied_stack.safety.reset_auth import Authorizer, RegistryAuthorizer, reset_roles
@@ -262,7 +261,6 @@ def _raise_priority(logger: Any) -> None:
         os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(HEARTBEAT_RT_PRIORITY))
     except (OSError, AttributeError) as exc:
         logger.info(f"heartbeat at normal priority (no real-time scheduling: {exc})")
-    prioritize_dds_threads(logger)
 
 
 def main(args: list[str] | None = None) -> None:

@@ -111,6 +111,7 @@ class MotionNode(Node):
         self.monitor = RuntimeMonitor(redlines=redlines, source=NAME, robot=self.profile.name)
         self._monitor_period = 1.0 / float(p("monitor_hz").value)
         self._last_monitored = -1.0
+        self._started_at = time.time()  # approvals older than this are never executed
         self.guard = HoldGuard()
         self._heartbeat_timeout_s = float(p("heartbeat_timeout_s").value)
         self._durable = bool(p("audit_durable").value)
@@ -230,6 +231,11 @@ class MotionNode(Node):
         if plan.status is not PlanStatus.APPROVED or plan.plan_id in self._seen_plans:
             return
         self._seen_plans.add(plan.plan_id)
+        if plan.approved_at is None or plan.approved_at < self._started_at:
+            # The latched topic hands a (re)started node the last approval: an approval
+            # this node did not witness is never executed (a restart never resumes motion).
+            self._refuse(plan, "not started: approved before this motion_node started")
+            return
         with self._lock:
             self._send(self.jog.stop())
             if self.plan_executor is not None and not self.plan_executor.finished:

@@ -12,6 +12,7 @@ time-out that turns silence into a denial. Pure Python; planner_node wires it.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,7 +78,11 @@ class ApprovalBook:
             self._waiting.clear()
             if plan.risk_tier < self.approval_tier:
                 approved = plan.model_copy(
-                    update={"status": PlanStatus.APPROVED, "approved_by": AUTO_APPROVER}
+                    update={
+                        "status": PlanStatus.APPROVED,
+                        "approved_by": AUTO_APPROVER,
+                        "approved_at": time.time(),
+                    }
                 )
                 payload = {
                     "plan_id": plan.plan_id,
@@ -105,7 +110,11 @@ class ApprovalBook:
             )
             return self._reject(waiting, reason, approval.operator)
         plan = waiting.plan.model_copy(
-            update={"status": PlanStatus.APPROVED, "approved_by": approval.operator}
+            update={
+                "status": PlanStatus.APPROVED,
+                "approved_by": approval.operator,
+                "approved_at": time.time(),
+            }
         )
         payload = {"plan_id": plan.plan_id, "auto": False, "risk_tier": plan.risk_tier.name}
         return Outcome(plan, AuditEventKind.APPROVAL, approval.operator, payload)

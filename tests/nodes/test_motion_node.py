@@ -196,6 +196,7 @@ def plan_of(
         ai_generated=False,
         status=status,
         approved_by="alice",
+        approved_at=time.time(),
     )
 
 
@@ -241,6 +242,21 @@ def test_only_approved_plans_run_and_each_only_once(rig: tuple[MotionNode, Probe
     assert (
         motion.plan_executor is not None and motion.plan_executor.plan.plan_id == approved.plan_id
     )
+
+
+def test_an_approval_older_than_the_node_never_runs(rig: tuple[MotionNode, Probe]) -> None:
+    """The latched plan topic hands a restarted motion_node the last approved plan:
+    it must not run it (a restart never resumes motion)."""
+    motion, probe = rig
+    ready(probe)
+    stale = plan_of(("move_to", {"x": 0.45, "y": 0.0, "z": 0.3}))
+    stale = stale.model_copy(update={"approved_at": motion._started_at - 5.0})
+    probe.send_plan(stale)
+    assert wait_until(lambda: probe.ended(stale.plan_id))
+    status = probe.status_of(stale.plan_id)
+    assert status is not None and "approved before this motion_node started" in (status.error or "")
+    time.sleep(0.5)
+    assert probe.trajectories == []
 
 
 def test_bad_plan_is_rejected_before_anything_moves(rig: tuple[MotionNode, Probe]) -> None:
