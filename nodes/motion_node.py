@@ -127,6 +127,9 @@ class MotionNode(Node):
         self.holds_sent = 0
 
         work = MutuallyExclusiveCallbackGroup()
+        # Jog messages and the deadman on their own: a flood of joint states (a fast
+        # simulator) must not delay them past the deadman and chop the jog into stops.
+        jogging = MutuallyExclusiveCallbackGroup()
         controller = self.profile.controller
         self._traj_pub = self.create_publisher(
             JointTrajectory, controller.trajectory_topic, qos.COMMAND
@@ -157,10 +160,10 @@ class MotionNode(Node):
         )
         self.jog = JogController(self.ctx, jog, gate=self.gate)
         self.create_subscription(
-            String, "teleop/jog", self._on_jog, qos.COMMAND, callback_group=work
+            String, "teleop/jog", self._on_jog, qos.COMMAND, callback_group=jogging
         )
         steady = Clock(clock_type=ClockType.STEADY_TIME)
-        self.create_timer(jog.deadman_s / 3, self._jog_tick, callback_group=work, clock=steady)
+        self.create_timer(jog.deadman_s / 3, self._jog_tick, callback_group=jogging, clock=steady)
         self._safety = _SafetyInputs(self, self.guard, self._watchdog)
         self._heartbeat = HeartbeatWatch(
             self, self._heartbeat_timeout_s, on_change=self._on_heartbeat
