@@ -26,6 +26,8 @@ from std_msgs.msg import Header
 from embodied_stack.nodes import qos
 
 TOPIC = "safety/heartbeat"
+MOTION_HEARTBEAT = "motion/heartbeat"  # motion_node's liveliness, for the actuator side
+BEACON_HZ = 50.0
 _ids = itertools.count()
 
 
@@ -98,3 +100,28 @@ class HeartbeatWatch:
         self._executor.shutdown(timeout_sec=1.0)
         self._thread.join(timeout=1.0)  # no wait set may use the node once it is destroyed
         self._node.destroy_node()
+
+
+class HeartbeatBeacon:
+    """Publishes a heartbeat (std_msgs/Header) from a thread of its own at `hz`."""
+
+    def __init__(self, node: Node, topic: str, hz: float, timeout_s: float) -> None:
+        self._node = node
+        self._pub = node.create_publisher(Header, topic, qos.heartbeat(timeout_s))
+        self._period = 1.0 / hz
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"beacon:{topic}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._period):
+            try:
+                self._pub.publish(Header(frame_id=self._node.get_name()))
+            except Exception:  # the context ended under us: the beat ends with the node
+                if self._node.context.ok():
+                    raise
+                return
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=1.0)

@@ -43,7 +43,12 @@ from embodied_stack.errors import ConfigError, SchemaError
 from embodied_stack.motion_types import JointStateSample, JointTrajectoryCommand
 from embodied_stack.nodes import qos
 from embodied_stack.nodes.audit_client import AuditClient
-from embodied_stack.nodes.heartbeat import HeartbeatWatch
+from embodied_stack.nodes.heartbeat import (
+    BEACON_HZ,
+    MOTION_HEARTBEAT,
+    HeartbeatBeacon,
+    HeartbeatWatch,
+)
 from embodied_stack.nodes.ros_conversions import (
     joint_state_from_ros,
     json_from_ros,
@@ -85,6 +90,11 @@ PARAMETERS: list[tuple[str, Any, Any]] = [
         "heartbeat_timeout_s",
         0.1,
         _describe("hold when the heartbeat is older (global)", 0.005, 10.0),
+    ),
+    (
+        "motion_heartbeat_timeout_s",
+        0.25,
+        _describe("deadline of our own heartbeat for the actuator side (global)", 0.02, 10.0),
     ),
     ("max_speed_scale", 1.0, _describe("fraction of the red-line speeds used at most", 0.01, 1.0)),
     ("audit_durable", True, _describe("start a plan only once motion_start is on disk")),
@@ -167,6 +177,10 @@ class MotionNode(Node):
         self._safety = _SafetyInputs(self, self.guard, self._watchdog)
         self._heartbeat = HeartbeatWatch(
             self, self._heartbeat_timeout_s, on_change=self._on_heartbeat
+        )
+        # Our own liveliness for the actuator side: a trajectory must not outlive us.
+        self._beacon = HeartbeatBeacon(
+            self, MOTION_HEARTBEAT, BEACON_HZ, float(p("motion_heartbeat_timeout_s").value)
         )
 
     # ---- safety -----------------------------------------------------------------------
@@ -398,6 +412,7 @@ class MotionNode(Node):
         return self.get_clock().now().nanoseconds * 1e-9
 
     def destroy_node(self) -> None:
+        self._beacon.close()
         self._heartbeat.close()
         self._safety.close()
         self._audit.close()

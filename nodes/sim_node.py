@@ -37,7 +37,7 @@ from embodied_stack.config import config_path
 from embodied_stack.errors import SchemaError
 from embodied_stack.motion_types import JointStateSample
 from embodied_stack.nodes import qos
-from embodied_stack.nodes.heartbeat import HeartbeatWatch
+from embodied_stack.nodes.heartbeat import MOTION_HEARTBEAT, HeartbeatWatch
 from embodied_stack.nodes.ros_conversions import (
     camera_info_to_ros,
     depth_to_ros,
@@ -91,6 +91,16 @@ PARAMETERS: list[tuple[str, Any, Any]] = [
     ("clock_hz", 100.0, _describe("clock messages per second of sim time", 1.0, 1000.0)),
     ("redlines", "redlines.yaml", _describe("red lines, config/redlines.yaml (global)")),
     ("check_red_lines", True, _describe("check the measured state against the red lines")),
+    (
+        "commander_heartbeat",
+        MOTION_HEARTBEAT,
+        _describe("hold when the commanding node's heartbeat dies; empty = not watched"),
+    ),
+    (
+        "motion_heartbeat_timeout_s",
+        0.25,
+        _describe("deadline of the commander's heartbeat (global)", 0.02, 10.0),
+    ),
     (
         "render_process",
         True,
@@ -171,6 +181,12 @@ class SimNode(Node):
         self.create_subscription(Float64, "gripper/command", self._on_gripper, qos.COMMAND)
         self.create_subscription(Bool, "safety/estop", self._on_estop, qos.LATCHED_CHANGES)
         self._heartbeat = HeartbeatWatch(self, self._timeout_s, on_change=self._on_heartbeat)
+        self._commander: HeartbeatWatch | None = None
+        if commander := str(p("commander_heartbeat").value):
+            timeout = float(p("motion_heartbeat_timeout_s").value)
+            self._commander = HeartbeatWatch(
+                self, timeout, on_change=self._on_commander, topic=commander
+            )
         self.create_subscription(String, "sim/control", self._on_control, qos.COMMAND)
         self.create_subscription(String, "perception/objects", self._on_objects, qos.STATE)
         self._trip_pub = self.create_publisher(String, "safety/trip", qos.COMMAND)
@@ -192,6 +208,10 @@ class SimNode(Node):
 
     def _on_heartbeat(self, stale_reason: str | None) -> None:
         self._guard.heartbeat(stale_reason)
+        self._check_hold()
+
+    def _on_commander(self, stale_reason: str | None) -> None:
+        self._guard.commander(stale_reason)
         self._check_hold()
 
     def _on_estop(self, msg: Bool) -> None:
@@ -374,6 +394,8 @@ class SimNode(Node):
     def destroy_node(self) -> None:
         self._stop.set()
         self._heartbeat.close()
+        if self._commander is not None:
+            self._commander.close()
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout=5.0)
         self.world.close()

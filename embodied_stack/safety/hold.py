@@ -16,6 +16,7 @@ class HoldGuard:
     def __init__(self) -> None:
         self._estop: bool | None = None  # None: never heard from the kill switch
         self._heartbeat: str | None = NO_HEARTBEAT  # why the heartbeat counts as dead
+        self._commander: str | None = None  # why the commanding node counts as dead
         self._breach: str | None = None  # a red line crossed on the measured state
         self._breach_latched = False  # the kill switch has latched since the breach
 
@@ -41,6 +42,11 @@ class HoldGuard:
         """The heartbeat's state: None while alive, else why it counts as dead."""
         self._heartbeat = stale_reason
 
+    def commander(self, stale_reason: str | None) -> None:
+        """The commanding node's liveliness (actuator side): None while it beats, else
+        why it counts as dead. A trajectory must not outlive the node that sent it."""
+        self._commander = None if stale_reason is None else f"motion_node {stale_reason}"
+
     def reason(self) -> str | None:
         """Why the arm must hold now, or None when it may follow commands."""
         if self._breach is not None:
@@ -49,4 +55,4 @@ class HoldGuard:
             return "no e-stop state received yet"
         if self._estop:
             return "e-stop pressed"
-        return self._heartbeat
+        return self._heartbeat or self._commander

@@ -23,6 +23,7 @@ from trajectory_msgs.msg import JointTrajectory
 
 from embodied_stack.motion_types import JointTrajectoryCommand, TrajectoryPoint
 from embodied_stack.nodes import qos
+from embodied_stack.nodes.heartbeat import HeartbeatBeacon
 from embodied_stack.nodes.ros_conversions import (
     depth_from_ros,
     image_from_ros,
@@ -137,6 +138,7 @@ def rig(request: pytest.FixtureRequest) -> Iterator[tuple[SimNode, Probe]]:
             Parameter("camera.height", value=120),
             Parameter("heartbeat_timeout_s", value=HEARTBEAT_TIMEOUT_S),
             Parameter("render_process", value=render_process),
+            Parameter("commander_heartbeat", value=""),  # the probe commands directly
         ],
     )
     probe = make_probe(context)
@@ -296,3 +298,48 @@ def test_actuator_side_red_line_holds_and_trips_the_stop(rig: tuple[SimNode, Pro
     assert (sim.holding or "").startswith("red line")
     probe.pubs["estop"].publish(Bool(data=False))  # ... and is reset
     assert wait_until(lambda: sim.holding is None)
+
+
+def test_a_dead_commander_makes_the_actuator_side_hold() -> None:
+    """motion_node killed mid-trajectory: its beat stops and sim_node holds on its own
+    instead of finishing the last trajectory it was given."""
+    context = Context()
+    rclpy.init(context=context)
+    executor = MultiThreadedExecutor(context=context)
+    sim = SimNode(
+        context=context,
+        parameter_overrides=[
+            Parameter("heartbeat_timeout_s", value=HEARTBEAT_TIMEOUT_S),
+            Parameter("motion_heartbeat_timeout_s", value=HEARTBEAT_TIMEOUT_S),
+            Parameter("render_process", value=False),
+        ],
+    )
+    probe = make_probe(context)
+    commander = Node("motion_node", context=context)
+    beacon = HeartbeatBeacon(commander, "motion/heartbeat", 50.0, HEARTBEAT_TIMEOUT_S)
+    for node in (sim, probe.node, commander):
+        executor.add_node(node)
+    spin = threading.Thread(target=executor.spin, daemon=True)
+    spin.start()
+    stop = threading.Event()
+    heart = threading.Thread(target=beat, args=(probe, stop), daemon=True)
+    heart.start()
+    try:
+        arm_ready(sim, probe)
+        target = np.add(HOME, [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+        probe.send(target, 60.0)
+        assert wait_until(lambda: probe.q()[0] - HOME[0] > 0.02)
+        beacon.close()  # the commander dies
+        assert wait_until(lambda: (sim.holding or "").startswith("motion_node heartbeat"))
+        held = probe.q()
+        probe.wait_sim(1.0)
+        assert np.abs(probe.q() - held).max() < 0.005
+    finally:
+        stop.set()
+        heart.join()
+        for node in (sim, probe.node, commander):
+            executor.remove_node(node)
+            node.destroy_node()
+        executor.shutdown(timeout_sec=5.0)
+        rclpy.try_shutdown(context=context)
+        spin.join(timeout=5.0)
