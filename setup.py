@@ -75,6 +75,7 @@ setup(
         "test": [
             "pytest",
             "pytest-timeout",
+            "pytest-rerunfailures",
             "hypothesis",
             "playwright",
             "httpx",
