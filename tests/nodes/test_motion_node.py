@@ -338,7 +338,7 @@ def test_jog_moves_while_refreshed_and_never_during_an_estop(rig: tuple[MotionNo
     ready(probe)
     start = probe.tcp()
     hold_jog(1.5, -1)
-    assert wait_until(lambda: start[2] - probe.tcp()[2] > 0.01), (probe.trajectories, probe.tcp(), start)
+    assert wait_until(lambda: start[2] - probe.tcp()[2] > 0.01), probe.trajectories
     time.sleep(1.0)  # released by silence: the deadman stops it
     stopped = probe.tcp()
     time.sleep(1.0)
