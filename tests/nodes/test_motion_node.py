@@ -47,7 +47,7 @@ from embodied_stack.sim.predicates import evaluate
 pytestmark = pytest.mark.ros
 PROFILE = load_robot("panda")
 SCENE = load_scene(config_path("scenes/default.yaml"))
-HEARTBEAT_TIMEOUT_S = 1.0  # generous: tests share two loaded cores; stale = hold regardless
+HEARTBEAT_TIMEOUT_S = 2.0  # generous: tests share two loaded cores; stale = hold regardless
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 60.0) -> bool:
@@ -145,10 +145,12 @@ def rig() -> Iterator[tuple[MotionNode, Probe]]:
     rclpy.init(context=context)
     executor = MultiThreadedExecutor(num_threads=6, context=context)
     timeout = Parameter("heartbeat_timeout_s", value=HEARTBEAT_TIMEOUT_S)
+    commander = Parameter("motion_heartbeat_timeout_s", value=HEARTBEAT_TIMEOUT_S)
     sim = SimNode(
         context=context,
         parameter_overrides=[
             timeout,
+            commander,
             Parameter("render_process", value=False),
             Parameter("camera.rate_hz", value=0.5),
             Parameter("camera.width", value=64),
@@ -156,7 +158,8 @@ def rig() -> Iterator[tuple[MotionNode, Probe]]:
         ],
     )
     motion = MotionNode(
-        context=context, parameter_overrides=[timeout, Parameter("audit_durable", value=False)]
+        context=context,
+        parameter_overrides=[timeout, commander, Parameter("audit_durable", value=False)],
     )
     probe = make_probe(context)
     nodes = (sim, motion, probe.node)
