@@ -16,9 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool, Header, String
@@ -37,6 +35,7 @@ from embodied_stack.console.server import ConsoleServer
 from embodied_stack.console.settings import ConsoleSettings
 from embodied_stack.console.state import LiveState
 from embodied_stack.errors import ConfigError, SchemaError
+from embodied_stack.nodes.spin import spin_node
 from embodied_stack.robot import load_robot
 from embodied_stack.safety.incidents import IncidentSummary
 from embodied_stack.schemas import (
@@ -250,18 +249,7 @@ def _robot_id(registry: str) -> str:
 
 
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = ConsoleNode()
-    executor = MultiThreadedExecutor()
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
+    spin_node(ConsoleNode, args)
 
 
 if __name__ == "__main__":

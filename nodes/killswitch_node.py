@@ -19,9 +19,7 @@ import threading
 import time
 from typing import Any
 
-import rclpy
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from std_msgs.msg import Bool, Header, String
 from std_srvs.srv import Trigger
@@ -33,6 +31,7 @@ from embodied_stack.hardware.inputs import EstopInputsConfig, build_inputs
 from embodied_stack.nodes import qos
 from embodied_stack.nodes.audit_client import AuditClient
 from embodied_stack.nodes.ros_conversions import json_to_ros, time_to_ros
+from embodied_stack.nodes.spin import spin_node
 from embodied_stack.safety.estop import FLEET_INPUT, STARTUP, EstopLatch, ResetResult
 from embodied_stack.safety.reset_auth import Authorizer, RegistryAuthorizer, reset_roles
 from embodied_stack.schemas import ResetOutcome, ResetRequest, Trip, from_json
@@ -264,18 +263,7 @@ def _raise_priority(logger: Any) -> None:
 
 
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = KillswitchNode()
-    executor = MultiThreadedExecutor()
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
+    spin_node(KillswitchNode, args)
 
 
 if __name__ == "__main__":

@@ -19,13 +19,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import rclpy
 from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.clock import Clock, ClockType
 from rclpy.executors import (
     ExternalShutdownException,
-    MultiThreadedExecutor,
     SingleThreadedExecutor,
 )
 from rclpy.node import Node
@@ -55,6 +53,7 @@ from embodied_stack.nodes.ros_conversions import (
     json_to_ros,
     trajectory_to_ros,
 )
+from embodied_stack.nodes.spin import spin_node
 from embodied_stack.robot import load_robot
 from embodied_stack.safety.gate import RedLineGate
 from embodied_stack.safety.hold import HoldGuard
@@ -460,18 +459,7 @@ def _robot_id(registry: str) -> str:
 
 
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = MotionNode()
-    executor = MultiThreadedExecutor()
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
+    spin_node(MotionNode, args)
 
 
 if __name__ == "__main__":

@@ -15,10 +15,8 @@ import threading
 from collections import deque
 from typing import Any
 
-import rclpy
 from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import String
@@ -37,6 +35,7 @@ from embodied_stack.nodes.ros_conversions import (
     objects_to_markers,
     time_from_ros,
 )
+from embodied_stack.nodes.spin import spin_node
 from embodied_stack.perception.annotate import annotate
 from embodied_stack.perception.arm_mask import ArmModel
 from embodied_stack.perception.detector import Detector
@@ -226,18 +225,7 @@ class PerceptionNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = PerceptionNode()
-    executor = MultiThreadedExecutor()
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
+    spin_node(PerceptionNode, args)
 
 
 if __name__ == "__main__":

@@ -19,10 +19,8 @@ import time
 import traceback
 from typing import Any
 
-import rclpy
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from std_msgs.msg import String
@@ -30,6 +28,7 @@ from std_msgs.msg import String
 from embodied_stack.audit.registry import load_registry
 from embodied_stack.config import config_path
 from embodied_stack.errors import SchemaError, StackError
+from embodied_stack.nodes.spin import spin_node
 from embodied_stack.planning.approvals import ApprovalBook, Outcome, registry_approvers
 from embodied_stack.planning.backend import PlannerBackend
 from embodied_stack.planning.lexer import warm_up
@@ -323,18 +322,7 @@ def _env(name: str) -> str:
 
 
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = PlannerNode()
-    executor = MultiThreadedExecutor()
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
+    spin_node(PlannerNode, args)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ from typing import Any
 
 import rclpy
 from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, JointState
@@ -48,6 +47,7 @@ from embodied_stack.nodes.ros_conversions import (
     time_to_ros,
     trajectory_from_ros,
 )
+from embodied_stack.nodes.spin import spin_node
 from embodied_stack.robot import load_robot
 from embodied_stack.safety.hold import HoldGuard
 from embodied_stack.safety.monitor import RuntimeMonitor
@@ -405,18 +405,7 @@ class SimNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = SimNode()
-    executor = MultiThreadedExecutor()
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
+    spin_node(SimNode, args)
 
 
 if __name__ == "__main__":
