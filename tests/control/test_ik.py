@@ -71,6 +71,9 @@ def test_a_nearby_seed_gives_the_nearby_solution(
 def test_top_down_targets_over_the_table(
     x: float, y: float, z: float, yaw: float, chain: Chain, ik: IkSolver, profile: RobotProfile
 ) -> None:
+    # Pointing down, the Panda reaches ~0.80 m at the table and ~0.75 m at z = 0.4;
+    # beyond that an honest failure is the right answer (a CI run drew 0.762 m, 0.375 m).
+    assume(math.hypot(x, y) <= 0.72)
     result = ik.solve_down(np.array([x, y, z]), yaw, np.array(profile.home), restarts=3)
     assert result.ok, result.reason
     tcp = chain.tcp(result.q)
