@@ -142,7 +142,10 @@ class Stack:
             respawn=True, initial_backoff_s=0.05, max_backoff_s=0.05, max_restarts=losses + 5
         )
         self.supervisor = Supervisor()
+        latch = str(Path(self._dir.name) / "estop_latch.json")  # never the cwd's real one
         for spec in nodes:
+            if spec.name == KILLSWITCH:
+                spec.overrides |= {"state_file": latch, "release_at_first_start": True}
             policy = fast if spec.name == KILLSWITCH else RestartPolicy(respawn=False)
             self.supervisor.add(spec.name, node_argv(spec.name, spec.ros_args(params, "")), policy)
 

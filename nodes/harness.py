@@ -188,6 +188,12 @@ class StackSession:
                 "log_dir": str(self.audit_dir),
                 "incident_dir": str(self.workdir / "incidents"),
             },
+            # The latch state lives with the session. A session directory without one
+            # is a fresh simulation start, not a lost stop (README, kill switch).
+            "killswitch_node": {
+                "state_file": str(self.workdir / "safety" / "estop_latch.json"),
+                "release_at_first_start": True,
+            },
         }
         if self.config.llm_url:
             overrides["planner_node"] |= {

@@ -6,6 +6,12 @@ latch; `safety/estop` stays true until an authorised reset with every input
 released. The heartbeat comes from its own thread, so a busy executor never
 starves it; motion_node and the actuator side hold when it goes quiet.
 
+The latch outlives the process: whether a reset is needed is written durably to
+`state_file` on every trip and reset (embodied_stack/safety/estop_state.py), and a
+restarted kill switch comes up latched unless that file says the last stop was
+reset. A missing file is latched too, except with `release_at_first_start` (a
+simulation session in a directory it has just made).
+
 Reset paths: `safety/reset_request` (JSON ResetRequest: operator + token checked
 against the registry; role safety_officer), answered on `safety/reset_result`.
 The std_srvs/Trigger `safety/reset` has no caller identity, so it works only when
@@ -33,6 +39,12 @@ from embodied_stack.nodes.audit_client import AuditClient
 from embodied_stack.nodes.ros_conversions import json_to_ros, time_to_ros
 from embodied_stack.nodes.spin import spin_node
 from embodied_stack.safety.estop import FLEET_INPUT, STARTUP, EstopLatch, ResetResult
+from embodied_stack.safety.estop_state import (
+    DEFAULT_STATE_FILE,
+    LatchStore,
+    boot_cause,
+    state_path,
+)
 from embodied_stack.safety.reset_auth import Authorizer, RegistryAuthorizer, reset_roles
 from embodied_stack.schemas import ResetOutcome, ResetRequest, Trip, from_json
 
@@ -53,11 +65,9 @@ class KillswitchNode(Node):
         self._authorizer = authorizer or RegistryAuthorizer(registry)
         self._audit = AuditClient(self, "killswitch_node", _robot_id(registry))
         self._inputs: list[EstopInput] = build_inputs(self._inputs_config())
-        self._latch = EstopLatch(
-            inputs=[i.name for i in self._inputs],
-            reset_roles=reset_roles(),
-            require_reset_at_start=bool(self.get_parameter("require_reset_at_start").value),
-        )
+        self._store = self._latch_store()
+        self._latch = self._boot_latch()
+        self._stored: bool | None = None  # needs_reset as last written (None: not yet)
         self._published: tuple[bool, str] | None = None
         self._cause: str | None = None
         self._estop_pub = self.create_publisher(Bool, "safety/estop", qos.LATCHED)
@@ -100,9 +110,34 @@ class KillswitchNode(Node):
             ("fleet_topic", "/fleet/estop", _describe("fleet-wide stop (absolute name)")),
             ("allow_trigger_reset", False, _describe("let the identity-less Trigger reset")),
             ("require_reset_at_start", False, _describe("boot latched until an explicit reset")),
+            ("state_file", DEFAULT_STATE_FILE, _describe("latch state, kept across restarts")),
+            (
+                "release_at_first_start",
+                False,
+                _describe("simulation sessions: no state file yet = a fresh, released start"),
+            ),
         ]
         for name, default, descriptor in specs:
             self.declare_parameter(name, default, descriptor)
+
+    def _latch_store(self) -> LatchStore:
+        state_file = str(self.get_parameter("state_file").value)
+        if not state_file:
+            raise ConfigError("state_file is empty: the e-stop latch must survive a restart")
+        path = state_path(state_file, self.get_namespace())
+        return LatchStore(path=path, node=self.get_fully_qualified_name())
+
+    def _boot_latch(self) -> EstopLatch:
+        p = self.get_parameter
+        cause = boot_cause(
+            self._store.load(),
+            require_reset_at_start=bool(p("require_reset_at_start").value),
+            release_at_first_start=bool(p("release_at_first_start").value),
+        )
+        if cause is not None:
+            self.get_logger().warning(f"boot: e-stop latched until a reset: {cause[1]}")
+        inputs = [i.name for i in self._inputs]
+        return EstopLatch(inputs=inputs, reset_roles=reset_roles(), boot_cause=cause)
 
     def _inputs_config(self) -> EstopInputsConfig:
         p = self.get_parameter
@@ -189,6 +224,8 @@ class KillswitchNode(Node):
         with self._lock:
             result = self._latch.reset(operator, role)
             self._publish_state()
+            if result.ok and self._latch.latched:  # the reset could not be made durable
+                result = ResetResult(ok=False, reason=str(self._latch.status().reason))
         return result
 
     def _answer(self, operator: str, result: ResetResult) -> None:
@@ -201,7 +238,35 @@ class KillswitchNode(Node):
     # ---- output -------------------------------------------------------------------------
 
     def _publish_state(self, force: bool = False) -> None:
-        """Publish the latch and status when they changed (call with the lock held)."""
+        """Publish the latch and status when they changed (call with the lock held).
+        A release is on disk before anyone hears of it; a stop is heard first (a press
+        must not wait for an fsync) and made durable right after."""
+        if not self._latch.needs_reset:
+            self._save_state()
+        self._publish(force)
+        self._save_state()
+
+    def _save_state(self) -> None:
+        """Write needs_reset when it changed. A release that cannot be written does not
+        happen: the latch is set again (a restart would not know of the release)."""
+        needs_reset = self._latch.needs_reset
+        if needs_reset == self._stored:
+            return
+        status = self._latch.status()
+        error = self._store.save(
+            latched=needs_reset, tripped_by=status.tripped_by, reason=status.reason
+        )
+        if error is None:
+            self._stored = needs_reset
+            return
+        self.get_logger().error(error)
+        if not needs_reset:
+            self._latch.trip(self.get_name(), error)
+            self._audit_trip(self.get_name(), error)
+            self._publish(force=False)
+            self._save_state()
+
+    def _publish(self, force: bool) -> None:
         status = self._latch.status()
         key = (status.latched, status.model_dump_json(exclude={"stamp"}))
         if key == self._published and not force:

@@ -6,9 +6,10 @@ input (including the fleet stop) is released. A reset never restarts motion;
 it only permits a *new* approved plan to move (motion_node drops the old one
 when the latch is set).
 
-Boot: the latch starts set ("startup"). With `require_reset_at_start` it stays
-set until a reset; otherwise it clears by itself once every configured input
-has reported released at least once (the e-stop chain is known healthy).
+Boot: the latch starts set ("startup"). With `require_reset_at_start`, or a
+`boot_cause` (a stop carried over from before a restart: see estop_state.py), it
+stays set until a reset; otherwise it clears by itself once every configured
+input has reported released at least once (the e-stop chain is known healthy).
 Inputs never heard from count as pressed.
 """
 
@@ -42,15 +43,17 @@ class EstopLatch:
         inputs: Iterable[str] = (),
         reset_roles: Iterable[str] = DEFAULT_RESET_ROLES,
         require_reset_at_start: bool = False,
+        boot_cause: tuple[str, str] | None = None,
     ) -> None:
         # None = never heard from (counts as pressed).
         self._inputs: dict[str, bool | None] = {name: None for name in inputs}
         self._inputs[FLEET_INPUT] = False  # no fleet stop until one is heard
         self._reset_roles = frozenset(reset_roles)
         self._latched = True
-        self._tripped_by: str | None = STARTUP
-        self._reason: str | None = "stack started: waiting for the e-stop chain"
-        self._auto_clear = not require_reset_at_start
+        who, why = boot_cause or (STARTUP, "stack started: waiting for the e-stop chain")
+        self._tripped_by: str | None = who
+        self._reason: str | None = why
+        self._auto_clear = not require_reset_at_start and boot_cause is None
         self.trip_count = 0
         self._maybe_arm()
 
@@ -93,6 +96,13 @@ class EstopLatch:
     @property
     def latched(self) -> bool:
         return self._latched
+
+    @property
+    def needs_reset(self) -> bool:
+        """Set, and only a reset clears it (not a boot latch waiting for its inputs):
+        what a restart must not forget."""
+        waiting_to_arm = self._auto_clear and self._tripped_by == STARTUP
+        return self._latched and not waiting_to_arm
 
     def pressed_inputs(self) -> list[str]:
         """Inputs pressed or never heard from."""

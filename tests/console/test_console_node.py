@@ -59,14 +59,18 @@ def wait_for(predicate: Callable[[], Any], timeout_s: float = 20.0) -> Any:
 
 
 @pytest.fixture
-def rig(registry_file: Path) -> Iterator[Rig]:
+def rig(registry_file: Path, tmp_path: Path) -> Iterator[Rig]:
     context = Context()
     rclpy.init(context=context)
     registry = Parameter("registry", value=str(registry_file))
     console = ConsoleNode(
         context=context, parameter_overrides=[registry, Parameter("port", value=0)]
     )
-    kill = KillswitchNode(context=context, parameter_overrides=[registry])
+    latch = [  # a latch file of its own; a fresh directory starts released
+        Parameter("state_file", value=str(tmp_path / "estop_latch.json")),
+        Parameter("release_at_first_start", value=True),
+    ]
+    kill = KillswitchNode(context=context, parameter_overrides=[registry, *latch])
     probe = Node("console_probe", context=context)
     rig = Rig(console, probe)
     for topic in ("planner/instruction", "planner/approval", "teleop/jog"):

@@ -7,6 +7,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -277,7 +278,9 @@ def test_fleet_estop_holds_every_bridge(rig: Any) -> None:
     wait_for(lambda: world.stop_calls == 1)
 
 
-def test_with_the_real_kill_switch_node_a_dead_kill_switch_holds_the_arm() -> None:
+def test_with_the_real_kill_switch_node_a_dead_kill_switch_holds_the_arm(
+    tmp_path: Path,
+) -> None:
     """killswitch_node (no hardware inputs) clears its start latch and beats; when it is
     gone, the bridge holds on its own."""
     from embodied_stack.nodes.killswitch_node import KillswitchNode
@@ -286,8 +289,12 @@ def test_with_the_real_kill_switch_node_a_dead_kill_switch_holds_the_arm() -> No
     rclpy.init(context=context)
     overrides = [Parameter("robot", value="ur5e"), Parameter("heartbeat_timeout_s", value=0.5)]
     bridge = DriverBridgeNode(context=context, parameter_overrides=overrides)
+    latch = [  # a latch file of its own; a fresh directory starts released
+        Parameter("state_file", value=str(tmp_path / "estop_latch.json")),
+        Parameter("release_at_first_start", value=True),
+    ]
     killswitch = KillswitchNode(
-        context=context, parameter_overrides=[Parameter("heartbeat_timeout_s", value=0.5)]
+        context=context, parameter_overrides=[Parameter("heartbeat_timeout_s", value=0.5), *latch]
     )
     world = FakeWorld(context)
     executor = MultiThreadedExecutor(num_threads=4, context=context)

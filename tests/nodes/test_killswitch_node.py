@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import statistics
 import threading
 import time
@@ -49,7 +50,22 @@ class Rig:
     reset_request: Any
     fleet: Any
     device_fd: int
+    kill: KillswitchNode
+    executor: MultiThreadedExecutor
+    overrides: list[Parameter]
     seq: int = 0
+
+    def restart(self) -> None:
+        """The kill-switch process dies and its successor starts with the same set-up
+        (the same parameters, so the same state file)."""
+        self.executor.remove_node(self.kill)
+        self.kill.destroy_node()
+        before = len(self.probe.status)
+        self.kill = KillswitchNode(
+            context=self.probe.node.context, namespace="robot1", parameter_overrides=self.overrides
+        )
+        self.executor.add_node(self.kill)
+        assert wait_until(lambda: len(self.probe.status) > before)  # its boot state
 
     def device(self, pressed: bool, count: int = 1) -> None:
         for _ in range(count):
@@ -97,6 +113,8 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
         Parameter("serial.port", value=os.ttyname(slave)),
         Parameter("serial.timeout_s", value=0.5),  # generous: the machine is shared
         Parameter("fleet_topic", value="/fleet/estop"),
+        Parameter("state_file", value=str(tmp_path / "safety" / "estop_latch.json")),
+        Parameter("release_at_first_start", value=True),  # a fresh directory
     ]
     # Under a robot namespace: the fleet stop (absolute name) must still reach it.
     kill = KillswitchNode(context=context, namespace="robot1", parameter_overrides=overrides)
@@ -133,8 +151,11 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
         reset_request=n.create_publisher(String, "safety/reset_request", 10),
         fleet=n.create_publisher(Bool, "/fleet/estop", qos.LATCHED),
         device_fd=master,
+        kill=kill,
+        executor=MultiThreadedExecutor(context=context),
+        overrides=overrides,
     )
-    executor = MultiThreadedExecutor(context=context)
+    executor = rig.executor
     executor.add_node(kill)
     executor.add_node(n)
     spin = threading.Thread(target=executor.spin, daemon=True)
@@ -149,7 +170,7 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
     stop.set()
     keeper.join()
     executor.shutdown(timeout_sec=2.0)
-    kill.destroy_node()
+    rig.kill.destroy_node()
     n.destroy_node()
     rclpy.try_shutdown(context=context)
     spin.join(timeout=2.0)
@@ -245,6 +266,8 @@ def test_missing_hardware_keeps_the_stop_set(tmp_path: Path) -> None:
     overrides = [
         Parameter("registry", value=str(registry)),
         Parameter("gpio.chip", value="/dev/gpiochip-missing"),
+        Parameter("state_file", value=str(tmp_path / "latch.json")),
+        Parameter("release_at_first_start", value=True),  # still stopped: no GPIO line
     ]
     kill = KillswitchNode(context=context, parameter_overrides=overrides)
     probe = Node("probe_missing", context=context)
@@ -268,6 +291,106 @@ def test_missing_hardware_keeps_the_stop_set(tmp_path: Path) -> None:
     finally:
         executor.shutdown(timeout_sec=2.0)
         kill.destroy_node()
+        probe.destroy_node()
+        rclpy.try_shutdown(context=context)
+        spin.join(timeout=2.0)
+
+
+def _state_file(rig: Rig) -> Path:
+    return Path(next(str(p.value) for p in rig.overrides if p.name == "state_file"))
+
+
+def test_a_stop_released_but_not_reset_survives_a_restart(rig: Rig) -> None:
+    """ISO 13850: the death of the kill switch is not a reset."""
+    armed(rig)
+    rig.device(True)
+    assert wait_until(lambda: rig.probe.estop[-1] is True)
+    assert wait_until(lambda: rig.probe.status[-1].inputs.get("serial") is False)  # released
+    rig.restart()
+    # the successor has read the (released) box, and is still latched by the press
+    assert wait_until(lambda: rig.probe.status[-1].inputs.get("serial") is False)
+    status = rig.probe.status[-1]
+    assert status.latched and status.tripped_by == "serial" and status.reset_allowed
+    assert "before a restart" in (status.reason or "")
+    assert rig.probe.estop[-1] is True
+    assert request_reset(rig, "ada").ok
+    assert wait_until(lambda: rig.probe.estop[-1] is False)
+    rig.restart()  # reset and released on record: the boot latch clears on the healthy box
+    assert rig.probe.status[-1].tripped_by == "startup"
+    armed(rig)
+
+
+def test_a_reset_that_cannot_be_made_durable_is_refused(rig: Rig) -> None:
+    armed(rig)
+    assert wait_until(lambda: rig.trip.get_subscription_count() > 0)
+    rig.trip.publish(json_to_ros(Trip(who="motion_node", why="red line")))
+    assert wait_until(lambda: rig.probe.estop[-1] is True)
+    state_dir = _state_file(rig).parent
+    shutil.rmtree(state_dir)
+    state_dir.write_text("")  # the directory is gone and cannot be made again
+    seen = len(rig.probe.estop)
+    outcome = request_reset(rig, "ada")
+    assert not outcome.ok and "not written" in outcome.reason
+    assert False not in rig.probe.estop[seen:]  # never announced released
+    assert rig.probe.estop[-1] is True
+    state_dir.unlink()
+    assert request_reset(rig, "ada").ok
+    assert wait_until(lambda: rig.probe.estop[-1] is False)
+
+
+def test_no_or_a_corrupt_state_file_boots_latched(tmp_path: Path) -> None:
+    """A robot's first start (no file) and a damaged file both need a reset; a record of
+    that reset lets the next boot clear by itself."""
+    registry = tmp_path / "registry.yaml"
+    write_registry(registry)
+    state_file = tmp_path / "latch.json"
+    overrides = [
+        Parameter("registry", value=str(registry)),
+        Parameter("state_file", value=str(state_file)),
+        Parameter("allow_trigger_reset", value=True),
+    ]
+    context = Context()
+    rclpy.init(context=context)
+    probe = Node("probe_boot", context=context)
+    status: list[SafetyStatus] = []
+    probe.create_subscription(
+        String,
+        "safety/status",
+        lambda m: status.append(json_from_ros(SafetyStatus, m)),
+        qos.LATCHED,
+    )
+    executor = MultiThreadedExecutor(context=context)
+    executor.add_node(probe)
+    spin = threading.Thread(target=executor.spin, daemon=True)
+    spin.start()
+
+    def boot() -> SafetyStatus:
+        status.clear()
+        kill = KillswitchNode(context=context, parameter_overrides=overrides)
+        executor.add_node(kill)
+        try:
+            assert wait_until(lambda: bool(status))
+            time.sleep(0.5)  # no inputs: an allowed boot clear happens at once
+            if status[-1].latched:
+                client = probe.create_client(Trigger, "safety/reset")
+                assert client.wait_for_service(timeout_sec=10.0)
+                future = client.call_async(Trigger.Request())
+                assert wait_until(future.done)
+                probe.destroy_client(client)
+            return status[0]
+        finally:
+            executor.remove_node(kill)
+            kill.destroy_node()
+
+    try:
+        first = boot()
+        assert first.latched and "first start" in (first.reason or "")
+        assert not boot().latched  # the reset is on record
+        state_file.write_text('{"version": 1, "latched": fal')
+        damaged = boot()
+        assert damaged.latched and "corrupt" in (damaged.reason or "")
+    finally:
+        executor.shutdown(timeout_sec=2.0)
         probe.destroy_node()
         rclpy.try_shutdown(context=context)
         spin.join(timeout=2.0)

@@ -282,16 +282,12 @@ def test_estop_stays_latched_while_pressed_across_killswitch_restart(
     assert_audit_ok(session, "killswitch_node")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sim config require_reset_at_start: false: a restarted kill switch clears its "
-    "boot latch once the inputs read released, so a crash loses a latched, unreset stop",
-)
 def test_estop_stays_latched_after_release_across_killswitch_restart(
     session: ProcessSession, box: EstopBox
 ) -> None:
     """Pressed and released (latched, no reset yet), then the kill switch dies: the
-    restarted one must not come up released."""
+    restarted one must not come up released (the latch is kept in the session's
+    state file, not in the dead process)."""
     probe = _probe(session)
     box.set(True)
     assert session.wait_until(lambda: probe.estop is True, wall_timeout_s=10.0)
