@@ -6,11 +6,8 @@ latch; `safety/estop` stays true until an authorised reset with every input
 released. The heartbeat comes from its own thread, so a busy executor never
 starves it; motion_node and the actuator side hold when it goes quiet.
 
-The latch outlives the process: whether a reset is needed is written durably to
-`state_file` on every trip and reset (embodied_stack/safety/estop_state.py), and a
-restarted kill switch comes up latched unless that file says the last stop was
-reset. A missing file is latched too, except with `release_at_first_start` (a
-simulation session in a directory it has just made).
+The latch outlives the process (`state_file`, safety/estop_state.py): a restarted
+kill switch comes up latched unless the file says the last stop was reset.
 
 Reset paths: `safety/reset_request` (JSON ResetRequest: operator + token checked
 against the registry; role safety_officer), answered on `safety/reset_result`.
@@ -39,12 +36,8 @@ from embodied_stack.nodes.audit_client import AuditClient
 from embodied_stack.nodes.ros_conversions import json_to_ros, time_to_ros
 from embodied_stack.nodes.spin import spin_node
 from embodied_stack.safety.estop import FLEET_INPUT, STARTUP, EstopLatch, ResetResult
-from embodied_stack.safety.estop_state import (
-    DEFAULT_STATE_FILE,
-    LatchStore,
-    boot_cause,
-    state_path,
-)
+from embodied_stack.safety.estop_state import DEFAULT_STATE_FILE as STATE_FILE
+from embodied_stack.safety.estop_state import LatchStore, boot_cause, state_path
 from embodied_stack.safety.reset_auth import Authorizer, RegistryAuthorizer, reset_roles
 from embodied_stack.schemas import ResetOutcome, ResetRequest, Trip, from_json
 
@@ -67,7 +60,6 @@ class KillswitchNode(Node):
         self._inputs: list[EstopInput] = build_inputs(self._inputs_config())
         self._store = self._latch_store()
         self._latch = self._boot_latch()
-        self._stored: bool | None = None  # needs_reset as last written (None: not yet)
         self._published: tuple[bool, str] | None = None
         self._cause: str | None = None
         self._estop_pub = self.create_publisher(Bool, "safety/estop", qos.LATCHED)
@@ -110,12 +102,8 @@ class KillswitchNode(Node):
             ("fleet_topic", "/fleet/estop", _describe("fleet-wide stop (absolute name)")),
             ("allow_trigger_reset", False, _describe("let the identity-less Trigger reset")),
             ("require_reset_at_start", False, _describe("boot latched until an explicit reset")),
-            ("state_file", DEFAULT_STATE_FILE, _describe("latch state, kept across restarts")),
-            (
-                "release_at_first_start",
-                False,
-                _describe("simulation sessions: no state file yet = a fresh, released start"),
-            ),
+            ("state_file", STATE_FILE, _describe("latch state, kept across restarts")),
+            ("release_at_first_start", False, _describe("no state file = fresh (simulation)")),
         ]
         for name, default, descriptor in specs:
             self.declare_parameter(name, default, descriptor)
@@ -247,24 +235,11 @@ class KillswitchNode(Node):
         self._save_state()
 
     def _save_state(self) -> None:
-        """Write needs_reset when it changed. A release that cannot be written does not
-        happen: the latch is set again (a restart would not know of the release)."""
-        needs_reset = self._latch.needs_reset
-        if needs_reset == self._stored:
-            return
-        status = self._latch.status()
-        error = self._store.save(
-            latched=needs_reset, tripped_by=status.tripped_by, reason=status.reason
-        )
-        if error is None:
-            self._stored = needs_reset
-            return
-        self.get_logger().error(error)
-        if not needs_reset:
-            self._latch.trip(self.get_name(), error)
+        error = self._store.sync(self._latch, self.get_name())
+        if error is not None:  # on the record; a release it was is a stop again
+            self.get_logger().error(error)
             self._audit_trip(self.get_name(), error)
             self._publish(force=False)
-            self._save_state()
 
     def _publish(self, force: bool) -> None:
         status = self._latch.status()

@@ -27,7 +27,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from embodied_stack.safety.estop import STARTUP
+from embodied_stack.safety.estop import STARTUP, EstopLatch
 
 DEFAULT_STATE_FILE = "var/safety/estop_latch.json"
 
@@ -137,6 +137,7 @@ class LatchStore:
     def __init__(self, *, path: Path, node: str) -> None:
         self.path = path
         self.node = node
+        self._stored: bool | None = None  # needs_reset as last written (None: not yet)
 
     def load(self) -> StoredLatch:
         return read_latch(self.path, self.node)
@@ -151,3 +152,19 @@ class LatchStore:
         except OSError as exc:
             return f"latch state {self.path} not written: {exc}"
         return None
+
+    def sync(self, latch: EstopLatch, who: str) -> str | None:
+        """Write the latch's needs_reset when it changed since the last write; the error,
+        or None. A release that cannot be written does not happen: the latch is set
+        again by `who` (a restart would not know the stop was reset)."""
+        needs_reset = latch.needs_reset
+        if needs_reset == self._stored:
+            return None
+        status = latch.status()
+        error = self.save(latched=needs_reset, tripped_by=status.tripped_by, reason=status.reason)
+        if error is None:
+            self._stored = needs_reset
+        elif not needs_reset:
+            latch.trip(who, error)
+            self.sync(latch, who)  # and try to make that durable (a stop is kept anyway)
+        return error

@@ -115,3 +115,26 @@ def test_each_namespace_has_its_own_file() -> None:
     assert state_path("var/safety/l.json", "/fleet/robot1") == Path(
         "var/safety/fleet/robot1/l.json"
     )
+
+
+def test_sync_writes_each_change_once_and_a_lost_release_latches_again(tmp_path: Path) -> None:
+    s = store(tmp_path)
+    latch = EstopLatch(inputs=["serial"], boot_cause=None)
+    assert s.sync(latch, "killswitch_node") is None and s.load().state is OnDisk.RELEASED
+    latch.set_input("serial", True)
+    assert s.sync(latch, "killswitch_node") is None and s.load().state is OnDisk.LATCHED
+    s.path.unlink()
+    assert s.sync(latch, "killswitch_node") is None  # unchanged: not written again
+    assert not s.path.exists()
+    latch.set_input("serial", False)
+    assert latch.reset("ada", "safety_officer").ok
+    s.path.parent.rmdir()
+    s.path.parent.write_text("")  # nowhere to write the release
+    error = s.sync(latch, "killswitch_node")
+    assert error is not None and "not written" in error
+    status = latch.status()
+    assert (
+        status.latched
+        and status.tripped_by == "killswitch_node"
+        and "not written" in (status.reason or "")
+    )

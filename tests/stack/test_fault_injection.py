@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +26,7 @@ from embodied_stack.nodes.task_runner import settle
 from embodied_stack.scene import load_scene
 from embodied_stack.schemas import MotionState, SimControl, SimControlOp, to_json
 from embodied_stack.supervisor import RestartPolicy
+from tests.safety.test_dry_run_worker import children, wait_gone
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(400)]
 
@@ -302,6 +304,31 @@ def test_estop_stays_latched_after_release_across_killswitch_restart(
     latched = probe.estop
     _trigger_reset(session)
     assert latched is True, "the restarted kill switch came up released: the latch was lost"
+
+
+def test_kill_planner_node_leaves_no_dry_run_worker(session: ProcessSession) -> None:
+    """kill -9 of the planner: its dry-run worker (a spawned PyBullet process) and
+    multiprocessing's resource tracker go with it instead of running on as orphans."""
+    planner = session.pid("planner_node")
+    assert planner is not None
+
+    def worker_started() -> bool:
+        return any("spawn_main" in _cmdline(pid) for pid in children(planner))
+
+    assert session.wait_until(worker_started, wall_timeout_s=60.0), children(planner)
+    spawned = children(planner)
+    before = kill(session, "planner_node")
+    left = wait_gone(spawned)
+    assert not left, {pid: _cmdline(pid) for pid in left}
+    wait_rejoined(session, "planner_node", before)
+    assert_audit_ok(session, "planner_node")
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
 
 
 def _trigger_reset(session: ProcessSession) -> None:
