@@ -178,9 +178,10 @@ class StackSession:
         registry_file = self.workdir / "registry.yaml"
         registry_file.write_text(yaml.safe_dump(self._registry()))
         overrides: dict[str, dict[str, Any]] = {
-            # Headless: a 5 Hz camera (of sim time) is plenty for a static table and
-            # keeps the simulator faster than real time.
-            "sim_node": {"scene": str(scene_file), "camera.rate_hz": 5.0},
+            # Headless: a 5 Hz camera (of sim time) is plenty for a static table, and
+            # nobody watches, so up to twice real time (no faster: the safety paths
+            # need CPU left over, sim_node's max_rtf).
+            "sim_node": {"scene": str(scene_file), "camera.rate_hz": 5.0, "max_rtf": 2.0},
             # keep-out boxes count in the risk tier; nobody is there to approve a
             # waiting plan, so a short wait is a prompt denial
             "planner_node": {"scene": str(scene_file), "approval_timeout_s": 5.0},

@@ -10,6 +10,7 @@ its mirror identically and renders, and the simulator keeps stepping meanwhile.
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import subprocess
 import sys
@@ -89,7 +90,10 @@ class RenderWorker:
         self._proc = subprocess.Popen(
             [sys.executable, "-m", __name__, str(theirs.fileno())],
             pass_fds=(theirs.fileno(),),
-            start_new_session=True,  # Ctrl-C is the parent's to handle; EOF ends the worker
+            # Ctrl-C is the parent's to handle (EOF ends the worker). A process group of
+            # its own, not a session: the kernel's autogroups are per session, and
+            # the worker's lower priority (below) only counts within the stack's group.
+            process_group=0,
         )
         theirs.close()
         self._conn = Connection(ours.detach())
@@ -141,5 +145,9 @@ class RenderWorker:
         self.close()
 
 
+# Rendering is bulk work: the stack's control and safety threads come first.
+RENDER_NICENESS = 10
+
 if __name__ == "__main__":
+    os.nice(RENDER_NICENESS)
     _serve(Connection(int(sys.argv[1])))

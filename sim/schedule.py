@@ -1,6 +1,9 @@
-"""Publish times of several streams on the sim clock."""
+"""Publish times of several streams on the sim clock, and the sim clock's pace."""
 
 from __future__ import annotations
+
+import time
+from collections.abc import Callable
 
 
 class RateSchedule:
@@ -20,3 +23,46 @@ class RateSchedule:
             due = self._due[name] + self._periods[name]
             self._due[name] = due if due > now else now + self._periods[name]
         return names
+
+
+class Pacer:
+    """Keeps sim time to at most `max_rtf` sim seconds per wall second (0: unbounded).
+
+    An unbounded simulator takes every cycle the machine has, and the stack's
+    safety paths (heartbeat deadlines, hold commands) then wait for the CPU. Behind
+    schedule (a stall, a slow frame) the pacer starts over from now rather than
+    racing to catch up: a burst of sim time would be a burst of motion.
+    """
+
+    def __init__(
+        self,
+        max_rtf: float,
+        *,
+        slack_s: float = 0.05,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not max_rtf >= 0:
+            raise ValueError(f"max_rtf must be >= 0 (0 = unbounded), got {max_rtf}")
+        self.max_rtf = max_rtf
+        self._slack_s = slack_s
+        self._clock, self._sleep = clock, sleep
+        self._anchor: tuple[float, float] | None = None  # (sim, wall) of the last start
+
+    def __call__(self, sim_now: float) -> None:
+        """After each physics step: wait until `sim_now` is due (yields the CPU anyway)."""
+        if self.max_rtf == 0:
+            self._sleep(0)  # still let the other threads have the interpreter
+            return
+        wall = self._clock()
+        if self._anchor is None or sim_now < self._anchor[0]:  # first step, or a reset world
+            self._anchor = (sim_now, wall)
+        ahead = (sim_now - self._anchor[0]) / self.max_rtf - (wall - self._anchor[1])
+        if ahead < -self._slack_s:
+            self._anchor = (sim_now, wall)
+        self._sleep(max(ahead, 0.0))
+
+    def describe(self) -> str:
+        if self.max_rtf == 0:
+            return "as fast as possible"
+        return "real time" if self.max_rtf == 1 else f"at most {self.max_rtf:g}x real time"

@@ -121,7 +121,7 @@ def test_sim_camera_to_objects_markers_and_annotated_image() -> None:
         assert wait_until(lambda: bool(w.markers) and bool(w.annotated))
         assert {m.text for m in w.markers[-1].markers if m.ns == "labels"} == set(seen)
         drawn = image_from_ros(w.annotated[-1])
-        assert drawn.shape == (480, 640, 3)
+        assert drawn.shape == (240, 320, 3)  # sim_node SIM_CAMERA
 
         # A person (here: the runner) moves the red cube: it keeps its id.
         move = SimControl(op=SimControlOp.MOVE, object_id="red_cube", xy=(0.40, -0.25))
