@@ -227,19 +227,20 @@ class KillswitchNode(Node):
 
     def _publish_state(self, force: bool = False) -> None:
         """Publish the latch and status when they changed (call with the lock held).
-        A release is on disk before anyone hears of it; a stop is heard first (a press
-        must not wait for an fsync) and made durable right after."""
-        if not self._latch.needs_reset:
-            self._save_state()
-        self._publish(force)
+        Nothing is announced before it is written: a kill switch killed right after a
+        stop was heard still restarts latched. A stop's fsync waits until after the
+        announcement (a press must not wait for the disk); a release's does not."""
         self._save_state()
+        self._publish(force)
+        error = self._store.flush()
+        if error is not None:
+            self.get_logger().error(error)
 
     def _save_state(self) -> None:
         error = self._store.sync(self._latch, self.get_name())
         if error is not None:  # on the record; a release it was is a stop again
             self.get_logger().error(error)
             self._audit_trip(self.get_name(), error)
-            self._publish(force=False)
 
     def _publish(self, force: bool) -> None:
         status = self._latch.status()

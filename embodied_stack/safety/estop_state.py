@@ -2,9 +2,14 @@
 
 ISO 13850: a stop stays in force until a deliberate reset, and the death of the
 kill-switch process is not a reset. The kill switch writes whether it needs a
-reset on every change of that answer (a trip, a reset); the file is replaced
-atomically (temporary file, fsync, rename, fsync of the directory), so a crash
-leaves the old record or the new one, never half of one. At boot:
+reset on every change of that answer (a trip, a reset), always before it
+announces the change; the file is replaced atomically (temporary file, fsync,
+rename, fsync of the directory), so a crash leaves the old record or the new
+one, never half of one. A stop is written (renamed into place: a process killed
+from then on cannot lose it) before it is announced, and fsync'd right after, so a
+press does not wait for the disk; a power cut in that gap leaves at worst an
+empty file, which reads as latched. A release is fsync'd before it is announced.
+At boot:
 
 - a record saying "latched" keeps the latch until a reset, whoever tripped it;
 - a record that cannot be read or parsed, or one another node wrote, counts as
@@ -87,9 +92,10 @@ def read_latch(path: Path, node: str) -> StoredLatch:
     return StoredLatch(OnDisk.LATCHED if record.latched else OnDisk.RELEASED, "", record)
 
 
-def write_latch(path: Path, record: LatchRecord) -> None:
-    """Replace the file durably; raises OSError (the caller decides what a failed
-    write means for the latch)."""
+def write_latch(path: Path, record: LatchRecord, *, durable: bool = True) -> None:
+    """Replace the file atomically; with `durable`, also on the disk (else call
+    `sync_latch` later). Raises OSError (the caller decides what a failed write means
+    for the latch)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     data = record.model_dump_json().encode("utf-8")
@@ -98,15 +104,24 @@ def write_latch(path: Path, record: LatchRecord) -> None:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
-        os.fsync(fd)
+        if durable:
+            os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, path)
-    _fsync_dir(path.parent)  # the rename itself survives a power cut
+    if durable:
+        _fsync(path.parent)  # the rename itself survives a power cut
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+def sync_latch(path: Path) -> None:
+    """fsync a file written with durable=False, and its directory (the rename)."""
+    _fsync(path)
+    _fsync(path.parent)
+
+
+def _fsync(target: Path) -> None:
+    flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if target.is_dir() else 0)
+    fd = os.open(target, flags)
     try:
         os.fsync(fd)
     finally:
@@ -138,33 +153,54 @@ class LatchStore:
         self.path = path
         self.node = node
         self._stored: bool | None = None  # needs_reset as last written (None: not yet)
+        self._unsynced = False  # a stop written, not yet fsync'd
 
     def load(self) -> StoredLatch:
         return read_latch(self.path, self.node)
 
-    def save(self, *, latched: bool, tripped_by: str | None, reason: str | None) -> str | None:
-        """Write the record; an error message when it could not be made durable."""
+    def save(
+        self, *, latched: bool, tripped_by: str | None, reason: str | None, durable: bool = True
+    ) -> str | None:
+        """Write the record; an error message when it could not be written."""
         record = LatchRecord(
             node=self.node, latched=latched, tripped_by=tripped_by, reason=reason, stamp=time.time()
         )
         try:
-            write_latch(self.path, record)
+            write_latch(self.path, record, durable=durable)
         except OSError as exc:
             return f"latch state {self.path} not written: {exc}"
+        self._unsynced = not durable
         return None
 
     def sync(self, latch: EstopLatch, who: str) -> str | None:
-        """Write the latch's needs_reset when it changed since the last write; the error,
-        or None. A release that cannot be written does not happen: the latch is set
-        again by `who` (a restart would not know the stop was reset)."""
+        """Write the latch's needs_reset when it changed since the last write (a stop
+        without fsync: call `flush` once it is announced); the error, or None. A release
+        that cannot be made durable does not happen: the latch is set again by `who`
+        (a restart would not know the stop was reset)."""
         needs_reset = latch.needs_reset
         if needs_reset == self._stored:
             return None
         status = latch.status()
-        error = self.save(latched=needs_reset, tripped_by=status.tripped_by, reason=status.reason)
+        error = self.save(
+            latched=needs_reset,
+            tripped_by=status.tripped_by,
+            reason=status.reason,
+            durable=not needs_reset,
+        )
         if error is None:
             self._stored = needs_reset
         elif not needs_reset:
             latch.trip(who, error)
-            self.sync(latch, who)  # and try to make that durable (a stop is kept anyway)
+            self.sync(latch, who)  # and try to write that (a stop is kept anyway)
         return error
+
+    def flush(self) -> str | None:
+        """fsync a stop `sync` wrote; the error, or None."""
+        if not self._unsynced:
+            return None
+        try:
+            sync_latch(self.path)
+        except OSError as exc:
+            return f"latch state {self.path} not synced to disk: {exc}"
+        self._unsynced = False
+        return None

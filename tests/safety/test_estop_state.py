@@ -122,7 +122,8 @@ def test_sync_writes_each_change_once_and_a_lost_release_latches_again(tmp_path:
     latch = EstopLatch(inputs=["serial"], boot_cause=None)
     assert s.sync(latch, "killswitch_node") is None and s.load().state is OnDisk.RELEASED
     latch.set_input("serial", True)
-    assert s.sync(latch, "killswitch_node") is None and s.load().state is OnDisk.LATCHED
+    assert s.sync(latch, "killswitch_node") is None  # readable at once, fsync'd by flush
+    assert s.load().state is OnDisk.LATCHED and s.flush() is None
     s.path.unlink()
     assert s.sync(latch, "killswitch_node") is None  # unchanged: not written again
     assert not s.path.exists()

@@ -271,9 +271,9 @@ def test_estop_stays_latched_while_pressed_across_killswitch_restart(
     probe = _probe(session)
     box.set(True)
     assert session.wait_until(lambda: probe.estop is True, wall_timeout_s=10.0)
+    count = probe.estop_count  # before the kill: the successor's boot state may come fast
     before = kill(session, "killswitch_node")
     wait_rejoined(session, "killswitch_node", before)
-    count = probe.estop_count
     assert session.wait_until(lambda: probe.estop_count > count, wall_timeout_s=10.0)
     time.sleep(1.0)  # the restarted kill switch has read the (pressed) box by now
     assert probe.estop is True
@@ -296,9 +296,9 @@ def test_estop_stays_latched_after_release_across_killswitch_restart(
     box.set(False)
     time.sleep(1.0)
     assert probe.estop is True, "a released button alone cleared the latch"
+    count = probe.estop_count  # before the kill: the successor's boot state may come fast
     before = kill(session, "killswitch_node")
     wait_rejoined(session, "killswitch_node", before)
-    count = probe.estop_count
     assert session.wait_until(lambda: probe.estop_count > count, wall_timeout_s=10.0)
     time.sleep(2.0)  # the restarted kill switch has read the (released) box by now
     latched = probe.estop
