@@ -1,66 +1,47 @@
 """audit_node: chains every `audit/events` message into the tamper-evident log.
 
-Events are queued by the subscription and written by one writer thread in group
-commits (one write + one fdatasync per batch), then each event is answered on
-`audit/ack`: durable=True only after the sync; durable=False with the error when the
-log cannot be written (nothing may act on it then). Per-source sequence numbers reveal
-dropped events, which are logged and chained as `gap` records. `audit/head` (latched)
-carries the chain length and head hash after every batch.
+The subscription only queues CDR bytes; the writer (`embodied_stack.audit.writer`)
+commits them in groups (one write + one fdatasync per batch) and answers each event
+that waits on `audit/ack`: durable=True only after the sync; durable=False with the
+error when the log cannot be written (nothing may act on it then). Per-source sequence
+numbers reveal dropped events, chained as `gap` records; a restarted node carries on
+from what the log holds. `audit/head` (latched) carries the chain length and head hash
+after every batch.
 
-Incidents: once a trip, rejection, refusal or violation is durable, a bundle (audit
-slice, plan, red-line policy version, violations, the last seconds of state as JSON and
-as MCAP) is written under `incident_dir` by a worker thread (a slow disk never delays
-the log), and an `incident` event names it. Identical incidents within
-`incident_min_interval_s` make one bundle.
+Incidents: once a trip, rejection, refusal or violation is durable, a bundle
+(`embodied_stack.audit.bundler`) is written under `incident_dir` by a worker thread (a
+slow disk never delays the log), and an `incident` event names it. Identical incidents
+within `incident_min_interval_s` make one bundle.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import queue
-import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import rclpy
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.exceptions import InvalidHandle
 from rclpy.node import Node
 from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, String
 
-from embodied_stack.audit.emitter import AuditEmitter, SequenceTracker
-from embodied_stack.audit.log import AuditLog, AuditLogError
-from embodied_stack.audit.record import AuditRecord, audit_slice
+from embodied_stack.audit.bundler import BundleConfig, IncidentBundler
+from embodied_stack.audit.record import AuditRecord
 from embodied_stack.audit.registry import load_registry
+from embodied_stack.audit.writer import AuditWriter, WriterConfig
 from embodied_stack.errors import ConfigError, SchemaError
-from embodied_stack.safety.incidents import (
-    INCIDENT_KINDS,
-    IncidentWorker,
-    PlanBook,
-    StateHistory,
-    incident_reason,
-    payload_violations,
-    plan_violations,
-    write_incident,
-)
+from embodied_stack.safety.incidents import IncidentWorker, PlanBook, StateHistory
 from embodied_stack.safety.redlines import load_redlines
-from embodied_stack.schemas import (
-    AuditAck,
-    AuditEvent,
-    AuditEventKind,
-    AuditHead,
-    Plan,
-)
+from embodied_stack.schemas import AuditAck, AuditEvent, AuditHead, Plan
 
 from . import qos
 from .recorder import Recorder
 from .ros_conversions import joint_state_from_ros, json_from_ros, json_to_ros
+from .spin import spin_node
 
 NODE_NAME = "audit_node"
 UNREGISTERED_ROBOT = "unregistered"
@@ -82,8 +63,12 @@ MCAP_TOPICS = [
     "teleop/jog",
     "sim/ground_truth",
 ]
-PLAN_WAIT_S = 1.0  # a plan named by an event may arrive on planner/plan just after it
 RING_SLACK_S = 5.0  # the ring keeps this much more than the window: the worker may lag
+# Events taken per executor callback. One executor round per message (~1 ms of Python
+# on a loaded 2-core machine, more with the state subscriptions in the wait set) is
+# slower than a burst arrives: the writer then got a few events per fsync and a
+# motion_start behind a 3000-event burst waited more than 10 s for its ack.
+TAKE_MAX = 10000
 
 
 def _descriptor(
@@ -100,168 +85,96 @@ class AuditNode(Node):
     def __init__(self, **node_kwargs: Any) -> None:
         super().__init__(NODE_NAME, **node_kwargs)
         self.log_dir = str(self._param("log_dir", "var/audit", "audit log directory"))
-        self.rotate_bytes = int(
-            self._param("rotate_bytes", 10_000_000, "rotate at this file size", 4096, 2**40)
+        config = WriterConfig(
+            log_dir=Path(self.log_dir),
+            robot_id=self._robot_id(),
+            source=NODE_NAME,
+            rotate_bytes=self._param(
+                "rotate_bytes", 10_000_000, "rotate at this file size", 4096, 2**40
+            ),
+            batch_max=self._param("batch_max", 512, "events per group commit", 1, 100000),
         )
-        self.batch_max = int(self._param("batch_max", 512, "events per group commit", 1, 100000))
-        registry = str(self._param("registry", "registry.yaml", "deployment registry file"))
-        self.robot_id = self._robot_id(registry)
+        self.robot_id = config.robot_id
         self._init_incidents()
-        self.tracker = SequenceTracker()
-        self._own = AuditEmitter(source=NODE_NAME, robot_id=self.robot_id)
-        self._queue: queue.Queue[bytes | AuditEvent | None] = queue.Queue()
-        self._log: AuditLog | None = None
         self._ack_pub = self.create_publisher(String, "audit/ack", qos.AUDIT)
         self._head_pub = self.create_publisher(String, "audit/head", qos.LATCHED)
-        self.create_subscription(String, "audit/events", self._receive, qos.AUDIT, raw=True)
-        self._open_log()
-        self._enqueue_own(AuditEventKind.RESTART, {"pid": os.getpid(), "log_dir": self.log_dir})
-        self._writer = threading.Thread(target=self._write_loop, name="audit_writer", daemon=True)
-        self._writer.start()
+        self.writer = AuditWriter(config, self)  # its thread answers through the above
+        self._events = self.create_subscription(
+            String, "audit/events", self._receive, qos.AUDIT, raw=True
+        )
 
     def _param(self, name: str, default: Any, text: str, *bounds: float) -> Any:
         return self.declare_parameter(name, default, _descriptor(text, *bounds)).value
 
-    def _robot_id(self, registry: str) -> str:
+    def _robot_id(self) -> str:
+        registry = str(self._param("registry", "registry.yaml", "deployment registry file"))
         try:
             return load_registry(registry).robot_id
         except ConfigError as exc:
             self.get_logger().error(f"registry invalid, logging as {UNREGISTERED_ROBOT!r}: {exc}")
             return UNREGISTERED_ROBOT
 
-    # ---- log ------------------------------------------------------------------------------
-
-    def _open_log(self) -> bool:
-        try:
-            self._log = AuditLog(
-                self.log_dir, robot_id=self.robot_id, rotate_bytes=self.rotate_bytes
-            )
-        except (AuditLogError, ValueError) as exc:  # ValueError: an event that cannot be sealed
-            self.get_logger().error(f"AUDIT LOG NOT WRITABLE, no event will be acked: {exc}")
-            return False
-        torn = self._log.opened.torn_tail
-        if torn is not None:
-            self.get_logger().warning(
-                f"audit log ended in a torn record ({torn.length} bytes in {torn.file} at "
-                f"offset {torn.offset}); chained on after gap record {self._log.opened.gap_seq}"
-            )
-        self.get_logger().info(f"audit log {self._log.current_file}, next seq {self._log.next_seq}")
-        return True
+    # ---- events in ------------------------------------------------------------------------
 
     def _receive(self, raw: bytes) -> None:
-        # Only enqueue the CDR bytes: the DDS reader queue must be drained fast under
-        # bursts; the writer thread deserialises and parses.
-        self._queue.put(raw)
-
-    def _enqueue_own(self, kind: AuditEventKind, payload: dict[str, Any]) -> None:
-        self._queue.put(self._own.make(kind, NODE_NAME, payload))
-
-    def _write_loop(self) -> None:
-        while True:
-            batch: list[AuditEvent] = []
-            item = self._queue.get()
-            while item is not None:
-                self._parse_into(batch, item)
-                if len(batch) >= self.batch_max:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-            if batch:
-                self._commit(batch)
-            if item is None:
+        # Only queue CDR bytes (the writer parses), and take what else is waiting now:
+        # the DDS reader queue must be drained fast under bursts.
+        self.writer.put(raw)
+        for _ in range(TAKE_MAX):
+            more = self._take_waiting()
+            if more is None:
                 return
+            self.writer.put(more)
 
-    def _parse_into(self, batch: list[AuditEvent], item: bytes | AuditEvent) -> None:
-        if isinstance(item, AuditEvent):
-            batch.append(item)
-            return
+    def _take_waiting(self) -> bytes | None:
+        # What rclpy's executor does per message (Executor._take_subscription).
         try:
-            batch.append(json_from_ros(AuditEvent, deserialize_message(item, String)))
-        except SchemaError as exc:
-            self.get_logger().error(f"malformed audit event refused: {exc}")
+            with self._events.handle:
+                taken = self._events.handle.take_message(String, True)
+        except InvalidHandle:  # destroyed while shutting down
+            return None
+        return None if taken is None else bytes(taken[0])  # type: ignore[arg-type]
 
-    def _with_drop_records(self, batch: list[AuditEvent]) -> list[AuditEvent]:
-        out: list[AuditEvent] = []
-        for event in batch:
-            if event.source != NODE_NAME:
-                obs = self.tracker.observe(event.source, event.source_seq)
-                if obs.missing:
-                    text = (
-                        f"{obs.missing} audit event(s) from {obs.source} lost before seq {obs.seq}"
-                    )
-                    self.get_logger().error(text)
-                    payload = {"reason": text, "from_source": obs.source, "missing": obs.missing}
-                    out.append(self._own.make(AuditEventKind.GAP, NODE_NAME, payload))
-            out.append(event)
-        return out
+    # ---- WriterOutput: called on the writer thread -----------------------------------------
 
-    def _commit(self, batch: list[AuditEvent]) -> None:
-        """Append a batch with one fsync, then answer every event of it."""
-        events = self._with_drop_records(batch)
-        try:
-            records = self._append(events)
-        except (AuditLogError, ValueError) as exc:  # ValueError: an event that cannot be sealed
-            self.get_logger().error(
-                f"AUDIT LOG NOT WRITABLE, {len(events)} event(s) unacked: {exc}",
-                throttle_duration_sec=1.0,
-            )
-            for event in batch:
-                if event.want_ack:
-                    self._answer(event, durable=False, error=str(exc))
-            return
-        for event, record in zip(events, records, strict=True):
-            if event.want_ack:
-                self._answer(event, durable=True, seq=record.seq, hash=record.hash)
-        self._publish_head()
-        for event, record in zip(events, records, strict=True):
-            self.incidents.submit(event, record.seq)  # durable now; never blocks
+    def parse(self, raw: bytes) -> AuditEvent:
+        return json_from_ros(AuditEvent, deserialize_message(raw, String))
 
-    def _append(self, events: list[AuditEvent]) -> list[AuditRecord]:
-        if self._log is None and not self._open_log():
-            raise AuditLogError(f"audit log {self.log_dir} cannot be opened")
-        if self._log is None:  # for the type checker: _open_log set it
-            raise AuditLogError(f"audit log {self.log_dir} is not open")
-        return self._log.append_batch(events)
-
-    def _answer(self, event: AuditEvent, **result: Any) -> None:
+    def answer(self, ack: AuditAck) -> None:
         if self.context.ok():  # the writer may drain the queue after a Ctrl-C shutdown
-            ack = AuditAck(source=event.source, source_seq=event.source_seq, **result)
             self._ack_pub.publish(json_to_ros(ack))
 
-    def _publish_head(self) -> None:
-        if self._log is None or not self.context.ok():
-            return
-        head = AuditHead(
-            length=self._log.next_seq,
-            head_hash=self._log.head_hash,
-            file=str(self._log.current_file),
-            dropped=self.tracker.dropped,
-        )
-        self._head_pub.publish(json_to_ros(head))
+    def committed(self, head: AuditHead, appended: list[tuple[AuditEvent, AuditRecord]]) -> None:
+        if self.context.ok():
+            self._head_pub.publish(json_to_ros(head))
+        for event, record in appended:
+            self.incidents.submit(event, record.seq)  # durable now; never blocks
+
+    def report(self, level: str, text: str, *, repeated: bool = False) -> None:
+        logger = self.get_logger()
+        if level == "error" and repeated:
+            logger.error(text, throttle_duration_sec=1.0)
+        elif level == "error":
+            logger.error(text)
+        elif level == "warning":
+            logger.warning(text)
+        else:
+            logger.info(text)
 
     def destroy_node(self) -> None:
         """Write what is queued, then the bundles it caused and their events; close."""
-        self._queue.put(None)
-        self._writer.join(timeout=5.0)
+        self.writer.stop(timeout_s=5.0)
         self.incidents.close()
-        if not self._writer.is_alive():  # else it is stuck in a sync: leave it the queue
-            self._queue.put(None)
-            self._write_loop()  # the incident events queued by the last bundles
+        self.writer.finish()  # the incident events queued by the last bundles
         if self.recorder is not None:
             self.recorder.close()
-        if self._log is not None:
-            self._log.close()
         super().destroy_node()
 
     # ---- incident bundles -----------------------------------------------------------------
 
     def _init_incidents(self) -> None:
-        self.incident_dir = Path(
-            str(self._param("incident_dir", "var/incidents", "incident bundles directory"))
-        ).resolve()
-        self.incident_window_s = float(
+        incident_dir = str(self._param("incident_dir", "var/incidents", "incident bundles"))
+        window_s = float(
             self._param("incident_window_s", 10.0, "seconds of log and state", 0.5, 600.0)
         )
         repeat_s = float(
@@ -269,20 +182,32 @@ class AuditNode(Node):
         )
         mcap = bool(self._param("incident_mcap", True, "add an MCAP of the last seconds"))
         mcap_topics = list(self._param("incident_mcap_topics", MCAP_TOPICS, "topics in it"))
-        redlines = str(self._param("redlines", "redlines.yaml", "red-line policy file"))
-        self.policy_version = self._policy_version(redlines)
-        self.state_history = StateHistory(self.incident_window_s + RING_SLACK_S)
-        self.plans = PlanBook()
-        self.incidents = IncidentWorker(
-            self._write_bundle, self._incident_error, min_interval_s=repeat_s
+        config = BundleConfig(
+            incident_dir=Path(incident_dir).resolve(),
+            log_dir=Path(self.log_dir),
+            window_s=window_s,
+            robot_id=self.robot_id,
+            policy_version=self._policy_version(),
         )
-        self.recorder: Recorder | None = None
-        if mcap:
-            ring_s = self.incident_window_s + RING_SLACK_S
-            self.recorder = Recorder(self, None, mcap_topics, ring_s=ring_s)
+        self.state_history = StateHistory(window_s + RING_SLACK_S)
+        self.plans = PlanBook()
+        ring_s = window_s + RING_SLACK_S
+        self.recorder = Recorder(self, None, mcap_topics, ring_s=ring_s) if mcap else None
+        bundler = IncidentBundler(
+            config,
+            plans=self.plans,
+            history=self.state_history,
+            snapshot=self._snapshot if self.recorder is not None else None,
+            audit=lambda kind, payload: self.writer.put_own(kind, payload),
+            report=self.report,
+        )
+        self.incidents = IncidentWorker(
+            bundler.write, self._incident_error, min_interval_s=repeat_s
+        )
         self._subscribe_state()
 
-    def _policy_version(self, redlines: str) -> str:
+    def _policy_version(self) -> str:
+        redlines = str(self._param("redlines", "redlines.yaml", "red-line policy file"))
         try:
             return load_redlines(redlines).policy_version
         except ConfigError as exc:
@@ -329,70 +254,16 @@ class AuditNode(Node):
         except SchemaError as exc:
             self.get_logger().warning(f"plan not kept for incidents: {exc}")
 
-    def _write_bundle(self, event: AuditEvent, seq: int) -> None:
-        """On the incident worker thread: write the bundle, then audit it."""
-        now = time.time()
-        since = min(event.stamp, now) - self.incident_window_s
-        plan = self.plans.plan_for(event.payload, wait_s=PLAN_WAIT_S)
-        violations = payload_violations(event.payload)
-        if not violations and INCIDENT_KINDS[event.kind] == "denial":
-            violations = plan_violations(plan)
-        attachments = {"state.mcap": self._snapshot(now - since)} if self.recorder else None
-        path = write_incident(
-            self.incident_dir,
-            kind=INCIDENT_KINDS[event.kind],
-            reason=incident_reason(event),
-            robot_id=event.robot_id or self.robot_id,
-            policy_version=str(event.payload.get("policy_version") or self.policy_version),
-            plan=plan,
-            plan_id=_plan_id(event.payload),
-            violations=violations,
-            state=self.state_history.records(since=since),
-            audit=audit_slice(Path(self.log_dir), since=since),
-            event_kind=event.kind.value,
-            audit_seq=seq,
-            attachments=attachments,
-        )
-        self.get_logger().info(f"incident bundle {path} for {event.kind.value} (seq {seq})")
-        payload = {
-            "path": str(path),
-            "for_seq": seq,
-            "for_kind": event.kind.value,
-            "plan_id": plan.plan_id if plan else _plan_id(event.payload),
-        }
-        self._enqueue_own(AuditEventKind.INCIDENT, payload)
-
-    def _snapshot(self, seconds: float) -> Callable[[Path], None]:
-        def write(path: Path) -> None:
-            assert self.recorder is not None
-            try:
-                self.recorder.snapshot(path, seconds=seconds)
-            except Exception as exc:  # whatever breaks the MCAP, the bundle goes out without it
-                self.get_logger().error(f"incident MCAP {path} not written: {exc!r}")
-                path.unlink(missing_ok=True)
-
-        return write
+    def _snapshot(self, path: Path, seconds: float) -> None:
+        if self.recorder is not None:
+            self.recorder.snapshot(path, seconds=seconds)
 
     def _incident_error(self, text: str) -> None:
         self.get_logger().error(text, throttle_duration_sec=1.0)
 
 
-def _plan_id(payload: dict[str, Any]) -> str | None:
-    return str(payload["plan_id"]) if payload.get("plan_id") else None
-
-
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = AuditNode()
-    executor = MultiThreadedExecutor()
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    spin_node(AuditNode, args)
 
 
 if __name__ == "__main__":

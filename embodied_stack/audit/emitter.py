@@ -1,15 +1,17 @@
 """Audit events on the sender side (numbered per source) and drop detection on the receiver.
 
 Each component numbers its events 0, 1, 2, ... (`source_seq`). The receiver keeps the
-last number seen per source: a jump reveals dropped events, a return to 0 a restart.
+last number seen per source: a jump reveals dropped events, a return to 0 (or a lower
+number stamped later) a restart.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from embodied_stack.schemas import (
     AuditEvent,
@@ -70,7 +72,7 @@ class SeqObservation(BaseModel):
     seq: int
     missing: int = 0  # events skipped between the last one seen and this one
     first_missing: int | None = None
-    restarted: bool = False  # the source started again from 0
+    restarted: bool = False  # the source started counting again
     duplicate: bool = False  # already seen (or older than the last one)
 
     @property
@@ -78,33 +80,63 @@ class SeqObservation(BaseModel):
         return self.missing == 0 and not self.restarted and not self.duplicate
 
 
-class SequenceTracker:
-    """Per-source drop detection on the receiver side."""
+class SourceMark(BaseModel):
+    """The last event chained from one source: its number and its own stamp."""
 
-    def __init__(self) -> None:
-        self._last: dict[str, int] = {}
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    seq: int = Field(ge=0)
+    stamp: float | None = None
+
+
+class SequenceTracker:
+    """Per-source drop detection on the receiver side.
+
+    `known` carries on from what the log already holds (see `audit.sources`), so a
+    restarted audit_node expects each source's next number instead of taking a source
+    that simply counted on for one that lost everything before.
+    """
+
+    def __init__(self, known: Mapping[str, SourceMark] | None = None) -> None:
+        self._last: dict[str, SourceMark] = dict(known or {})
         self.dropped = 0
 
-    def observe(self, source: str, seq: int) -> SeqObservation:
+    def observe(self, source: str, seq: int, stamp: float | None = None) -> SeqObservation:
         last = self._last.get(source)
-        if last is None:
-            # First event heard from this source: events before it were missed.
-            self._last[source] = seq
-            obs = SeqObservation(source=source, seq=seq, missing=seq)
-            obs.first_missing = 0 if seq else None
-        elif seq == 0 and last > 0:
-            self._last[source] = 0
-            obs = SeqObservation(source=source, seq=seq, restarted=True)
-        elif seq <= last:
-            obs = SeqObservation(source=source, seq=seq, duplicate=True)
-        else:
-            self._last[source] = seq
-            gap = seq - last - 1
-            obs = SeqObservation(
-                source=source, seq=seq, missing=gap, first_missing=last + 1 if gap else None
-            )
+        obs = _judge(source, seq, stamp, last)
+        if not obs.duplicate:
+            self._last[source] = SourceMark(seq=seq, stamp=stamp)
         self.dropped += obs.missing
         return obs
 
     def last_seen(self, source: str) -> int | None:
-        return self._last.get(source)
+        mark = self._last.get(source)
+        return None if mark is None else mark.seq
+
+    def copy(self) -> SequenceTracker:
+        """A tracker to go back to (marks are immutable: a shallow copy is enough)."""
+        twin = SequenceTracker(self._last)
+        twin.dropped = self.dropped
+        return twin
+
+    def marks(self) -> dict[str, SourceMark]:
+        """Every source's last mark (for a checkpoint)."""
+        return dict(self._last)
+
+
+def _judge(source: str, seq: int, stamp: float | None, last: SourceMark | None) -> SeqObservation:
+    if last is None or seq > last.seq:
+        # First heard (nothing of it chained yet: 0..seq-1 never arrived) or a jump.
+        first = 0 if last is None else last.seq + 1
+        gap = seq - first
+        return SeqObservation(
+            source=source, seq=seq, missing=gap, first_missing=first if gap else None
+        )
+    newer = stamp is not None and last.stamp is not None and stamp > last.stamp
+    if newer or (seq == 0 and last.seq > 0):
+        # Counting again from 0: a restarted source. Stamped later than its last event
+        # yet numbered no higher, it restarted too, and its events 0..seq-1 never came.
+        return SeqObservation(
+            source=source, seq=seq, restarted=True, missing=seq, first_missing=0 if seq else None
+        )
+    return SeqObservation(source=source, seq=seq, duplicate=True)

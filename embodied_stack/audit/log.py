@@ -28,6 +28,7 @@ from embodied_stack.audit.record import (
     line_hash,
     log_file_name,
     log_files,
+    read_log_file,
     seal,
 )
 from embodied_stack.audit.verify import TornTail, VerifyReport, verify
@@ -239,19 +240,13 @@ class AuditLog:
             self._fd = None
 
 
-def _read_file(path: Path) -> bytes:
-    """The file's bytes, bounded by its size (a device never reads forever)."""
-    with path.open("rb") as handle:
-        return handle.read(os.fstat(handle.fileno()).st_size)
-
-
 def _torn_tails(files: list[Path], *, since_index: int) -> list[TornTail]:
     """Torn tails of the head's file and of every later file (a crash while recovering
     from a crash leaves more than one)."""
     found = []
     for path in files:
         if (file_index(path) or 0) >= since_index:
-            torn = TornTail.of(path.name, _read_file(path))
+            torn = TornTail.of(path.name, read_log_file(path))
             if torn is not None:
                 found.append(torn)
     return found
@@ -260,7 +255,7 @@ def _torn_tails(files: list[Path], *, since_index: int) -> list[TornTail]:
 def _last_head(files: list[Path]) -> _Head:
     """The chain head: the last complete record of the newest file that has one."""
     for path in reversed(files):
-        lines = _read_file(path).split(b"\n")[:-1]
+        lines = read_log_file(path).split(b"\n")[:-1]
         if lines:
             return _head_of(path, lines[-1])
     return _Head(seq=0, hash=GENESIS_HASH, file_index=1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -129,10 +130,16 @@ def resolve_files(path: Path) -> list[Path]:
     return [path] if path.is_file() else log_files(path)
 
 
+def read_log_file(path: Path) -> bytes:
+    """The file's bytes, bounded by its size (a device, /dev/full say, never reads forever)."""
+    with path.open("rb") as handle:
+        return handle.read(os.fstat(handle.fileno()).st_size)
+
+
 def read_records(path: Path) -> Iterator[AuditRecord]:
     """Complete records in log order (no checking: `verify` does that)."""
     for file in resolve_files(path):
-        for line in file.read_bytes().split(b"\n")[:-1]:
+        for line in read_log_file(file).split(b"\n")[:-1]:
             yield AuditRecord.model_validate_json(line)
 
 
@@ -145,7 +152,7 @@ def audit_slice(
     come from many clocks, so the log is only nearly ordered by time)."""
     found: list[dict[str, Any]] = []
     for file in reversed(resolve_files(path)):
-        for line in reversed(file.read_bytes().split(b"\n")[:-1]):
+        for line in reversed(read_log_file(file).split(b"\n")[:-1]):
             record = json.loads(line)
             if record["time"] < since - slack_s:
                 return found[::-1]
