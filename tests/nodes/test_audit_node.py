@@ -3,6 +3,10 @@ drops detected, and no durable ack when the log cannot be written."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -149,3 +153,72 @@ def test_durable_emit_from_a_callback_on_the_shared_executor(tmp_path: Path) -> 
         timer = rig.node.create_timer(0.05, act)
         assert wait_until(lambda: bool(results))
     assert results == [True]
+
+
+# ---- audit_node killed with SIGKILL and started again (`embodied-stack run --processes`) --
+
+
+def _spawn_audit_node(log_dir: Path) -> subprocess.Popen[bytes]:
+    args = [f"log_dir:={log_dir}", f"incident_dir:={log_dir.parent / 'incidents'}"]
+    params = [arg for a in args for arg in ("-p", a)]
+    cmd = [sys.executable, "-m", "embodied_stack.nodes.audit_node", "--ros-args", *params]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _event_readers(rig: Rig) -> set[bytes]:
+    infos = rig.node.get_subscriptions_info_by_topic("/audit/events")
+    return {bytes(info.endpoint_gid) for info in infos}
+
+
+def _raw_event(rig: Rig, source: str, seq: int) -> None:
+    event = AuditEvent(source=source, source_seq=seq, kind="jog", actor="bob", robot_id="r")
+    rig.raw.publish(json_to_ros(event))  # type: ignore[attr-defined]
+
+
+def _head_at(rig: Rig, length: int) -> bool:
+    return wait_until(lambda: (h := rig.last_head()) is not None and h.length == length, 30.0)
+
+
+def test_a_restarted_audit_node_claims_only_losses_it_can_know(tmp_path: Path) -> None:
+    log_dir = tmp_path / "audit"
+    procs = [_spawn_audit_node(log_dir)]
+    try:
+        with running(None) as rig:
+            assert wait_until(lambda: bool(_event_readers(rig)), 60.0)
+            for i in range(5):  # motion_node 0..4
+                rig.client.emit("plan", "planner_node", {"i": i})
+            for seq in range(3):  # planner_node 0..2
+                _raw_event(rig, "planner_node", seq)
+            assert _head_at(rig, 1 + 5 + 3)  # its restart record, then the events
+            before = _event_readers(rig)
+            os.kill(procs[0].pid, signal.SIGKILL)
+            procs[0].wait(timeout=10)
+            procs.append(_spawn_audit_node(log_dir))
+            assert wait_until(lambda: bool(_event_readers(rig) - before), 60.0)
+            assert _head_at(rig, 10)  # the new restart record: the events reach it now
+            for i in range(3):  # motion_node counts on: 5..7
+                rig.client.emit("plan", "planner_node", {"i": i})
+            _raw_event(rig, "planner_node", 3)  # counts on
+            _raw_event(rig, "planner_node", 6)  # 4 and 5 were lost: a real drop
+            assert rig.client.emit_durable("motion_start", "alice", timeout_s=20.0)  # 8
+            assert _head_at(rig, 10 + 3 + 1 + 1 + 1 + 1)  # ... + the gap record
+            head = rig.last_head()
+            assert head is not None and head.dropped == 2
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    records = list(read_records(log_dir))
+    (gap,) = [r for r in records if r.kind == "gap"]
+    assert (gap.payload["from_source"], gap.payload["missing"]) == ("planner_node", 2)
+    mine = [r.source_seq for r in records if r.source == "motion_node"]
+    assert mine == list(range(9))
+    restarts = [r for r in records if r.kind == "restart"]
+    assert {k: v["seq"] for k, v in restarts[1].payload["sources"].items()} == {
+        "motion_node": 4,
+        "planner_node": 2,
+    }
+    assert verify(log_dir).ok
