@@ -173,7 +173,9 @@ class AuditNode(Node):
     # ---- incident bundles -----------------------------------------------------------------
 
     def _init_incidents(self) -> None:
-        incident_dir = str(self._param("incident_dir", "var/incidents", "incident bundles"))
+        incident_dir = str(
+            self._param("incident_dir", "var/incidents", "incident bundles directory")
+        )
         window_s = float(
             self._param("incident_window_s", 10.0, "seconds of log and state", 0.5, 600.0)
         )
