@@ -85,7 +85,7 @@ class KillswitchNode(Node):
         timeout = FloatingPointRange(from_value=0.005, to_value=10.0, step=0.0)
         line = IntegerRange(from_value=0, to_value=1023, step=1)
         specs: list[tuple[str, Any, ParameterDescriptor]] = [
-            ("heartbeat_hz", 50.0, _describe("heartbeat rate", floating_point_range=[hz])),
+            ("heartbeat_hz", 60.0, _describe("heartbeat rate", floating_point_range=[hz])),
             ("heartbeat_timeout_s", 0.1, _describe("heartbeat deadline (global)")),
             ("registry", "registry.yaml", _describe("registry file (operators, roles)")),
             ("serial.port", "", _describe("serial e-stop box; empty = none")),

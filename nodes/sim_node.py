@@ -95,7 +95,7 @@ PARAMETERS: list[tuple[str, Any, Any]] = [
     ("realtime", False, _describe("lock sim time to wall time (max_rtf = 1)")),
     (
         "max_rtf",
-        2.0,
+        1.0,
         _describe("most sim seconds per wall second when not realtime; 0 = unbounded", 0.0, 1000.0),
     ),
     ("physics_hz", 240.0, _describe("physics steps per second of sim time", 60.0, 2000.0)),

@@ -183,11 +183,12 @@ def rig() -> Iterator[tuple[MotionNode, Probe]]:
         spin.join(timeout=5.0)
 
 
-def ready(probe: Probe) -> None:
+def ready(probe: Probe, motion: MotionNode) -> None:
     probe.pubs["estop"].publish(Bool(data=False))
     probe.beating.set()
     assert wait_until(lambda: len(probe.truths) > 2)
-    time.sleep(0.3)  # the heartbeat and e-stop state reach motion_node
+    # the heartbeat (its watch discovers us as a participant of its own) and e-stop state
+    assert wait_until(lambda: motion.guard.reason() is None), motion.guard.reason()
 
 
 def plan_of(
@@ -211,8 +212,8 @@ def judge(probe: Probe, pred: dict[str, Any]) -> bool:
 
 
 def test_pick_and_place_into_the_tray_with_audit_events(rig: tuple[MotionNode, Probe]) -> None:
-    _motion, probe = rig
-    ready(probe)
+    motion, probe = rig
+    ready(probe, motion)
     plan = plan_of(("pick", {"object": "red_cube"}), ("place", {"target": "tray"}))
     probe.send_plan(plan)
     assert wait_until(lambda: probe.ended(plan.plan_id), timeout=120.0)
@@ -230,7 +231,7 @@ def test_pick_and_place_into_the_tray_with_audit_events(rig: tuple[MotionNode, P
 
 def test_only_approved_plans_run_and_each_only_once(rig: tuple[MotionNode, Probe]) -> None:
     motion, probe = rig
-    ready(probe)
+    ready(probe, motion)
     proposed = plan_of(("move_to", {"x": 0.45, "y": 0.0, "z": 0.3}), status=PlanStatus.PROPOSED)
     probe.send_plan(proposed)
     time.sleep(1.0)
@@ -251,7 +252,7 @@ def test_an_approval_older_than_the_node_never_runs(rig: tuple[MotionNode, Probe
     """The latched plan topic hands a restarted motion_node the last approved plan:
     it must not run it (a restart never resumes motion)."""
     motion, probe = rig
-    ready(probe)
+    ready(probe, motion)
     stale = plan_of(("move_to", {"x": 0.45, "y": 0.0, "z": 0.3}))
     stale = stale.model_copy(update={"approved_at": motion._started_at - 5.0})
     probe.send_plan(stale)
@@ -263,8 +264,8 @@ def test_an_approval_older_than_the_node_never_runs(rig: tuple[MotionNode, Probe
 
 
 def test_bad_plan_is_rejected_before_anything_moves(rig: tuple[MotionNode, Probe]) -> None:
-    _motion, probe = rig
-    ready(probe)
+    motion, probe = rig
+    ready(probe, motion)
     plan = plan_of(("pick", {"object": "red_cube"}), ("place", {"target": "unicorn"}))
     probe.send_plan(plan)
     assert wait_until(lambda: probe.ended(plan.plan_id))
@@ -280,7 +281,7 @@ def test_bad_plan_is_rejected_before_anything_moves(rig: tuple[MotionNode, Probe
 
 def test_estop_holds_at_once_and_the_plan_never_resumes(rig: tuple[MotionNode, Probe]) -> None:
     motion, probe = rig
-    ready(probe)
+    ready(probe, motion)
     plan = plan_of(("set_speed", {"scale": 0.3}), ("move_to", {"x": 0.45, "y": -0.25, "z": 0.2}))
     probe.send_plan(plan)
     assert wait_until(lambda: np.linalg.norm(probe.tcp() - probe.truths[0].tcp.position) > 0.03)
@@ -305,7 +306,7 @@ def test_estop_holds_at_once_and_the_plan_never_resumes(rig: tuple[MotionNode, P
 def test_stale_heartbeat_aborts_and_no_plan_starts_without_one(
     rig: tuple[MotionNode, Probe],
 ) -> None:
-    _motion, probe = rig
+    motion, probe = rig
     probe.pubs["estop"].publish(Bool(data=False))
     assert wait_until(lambda: len(probe.truths) > 2)
     early = plan_of(("go_home", {}))
@@ -314,7 +315,7 @@ def test_stale_heartbeat_aborts_and_no_plan_starts_without_one(
     status = probe.status_of(early.plan_id)
     assert status is not None and status.error == "not started: no heartbeat received yet"
     probe.beating.set()
-    time.sleep(0.3)
+    assert wait_until(lambda: motion.guard.reason() is None), motion.guard.reason()
     plan = plan_of(("set_speed", {"scale": 0.3}), ("move_to", {"x": 0.45, "y": 0.25, "z": 0.2}))
     probe.send_plan(plan)
     assert wait_until(lambda: np.linalg.norm(probe.tcp() - probe.truths[0].tcp.position) > 0.03)
@@ -329,7 +330,7 @@ def test_stale_heartbeat_aborts_and_no_plan_starts_without_one(
 
 
 def test_jog_moves_while_refreshed_and_never_during_an_estop(rig: tuple[MotionNode, Probe]) -> None:
-    _motion, probe = rig
+    motion, probe = rig
     jog_pub = probe.node.create_publisher(String, "teleop/jog", qos.COMMAND)
 
     def hold_jog(seconds: float, direction: int) -> None:
@@ -338,7 +339,7 @@ def test_jog_moves_while_refreshed_and_never_during_an_estop(rig: tuple[MotionNo
             jog_pub.publish(json_to_ros(command))
             time.sleep(0.05)
 
-    ready(probe)
+    ready(probe, motion)
     start = probe.tcp()
     hold_jog(1.5, -1)
     assert wait_until(lambda: start[2] - probe.tcp()[2] > 0.01), probe.trajectories
