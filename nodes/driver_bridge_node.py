@@ -37,7 +37,7 @@ from embodied_stack.errors import SchemaError
 from embodied_stack.motion_types import JointStateSample, JointTrajectoryCommand, TrajectoryPoint
 from embodied_stack.nodes import qos
 from embodied_stack.nodes.audit_client import AuditClient
-from embodied_stack.nodes.heartbeat import HeartbeatWatch
+from embodied_stack.nodes.heartbeat import HeartbeatWatch, SafetyParticipant
 from embodied_stack.nodes.ros_conversions import (
     joint_state_from_ros,
     json_to_ros,
@@ -138,10 +138,15 @@ class DriverBridgeNode(Node):
         self.create_subscription(JointTrajectory, INPUT_TOPIC, self._on_trajectory, qos.COMMAND)
         self.create_subscription(JointState, "joint_states", self._on_joint_states, qos.STATE)
         self.create_subscription(String, "perception/objects", self._on_objects, qos.STATE)
-        self.create_subscription(Bool, "safety/estop", self._on_estop, qos.LATCHED_CHANGES)
+        self._safety = SafetyParticipant(self)  # e-stop and heartbeat, never queued
+        self._safety.node.create_subscription(
+            Bool, "safety/estop", self._on_estop, qos.LATCHED_CHANGES
+        )
         fleet = str(p("fleet_topic").value)
         self.create_subscription(Bool, fleet, self._on_fleet, qos.LATCHED)
-        self._heartbeat = HeartbeatWatch(self, self._timeout_s, on_change=self._on_heartbeat)
+        self._heartbeat = HeartbeatWatch(
+            self._safety, self._timeout_s, on_change=self._on_heartbeat
+        )
         # The watchdog runs on the steady clock: a stopped sim clock must not stop it.
         period = 1.0 / float(p("watchdog_hz").value)
         self.create_timer(period, self._watchdog, clock=Clock(clock_type=ClockType.STEADY_TIME))
@@ -307,7 +312,7 @@ class DriverBridgeNode(Node):
             return self._holding
 
     def destroy_node(self) -> None:
-        self._heartbeat.close()
+        self._safety.close()
         self._guard.close()
         self._audit.close()
         super().destroy_node()

@@ -7,13 +7,11 @@ when no beat came within the timeout. The watch holds on that event, and on
 kill switch for a dead one, while a dead or silent kill switch is reported
 as soon as the deadline passes.
 
-The watch has a DDS participant of its own (a private rclpy context) whose
-receive and event threads carry nothing but heartbeats and discovery, so they
-can run at real-time priority where allowed (root or CAP_SYS_NICE, as on a
-robot): a machine busy with rendering or perception then delays neither the
-beats nor the deadline bookkeeping, and a missed deadline means a silent kill
-switch, not a starved listener. Its own single-threaded executor handles beats
-and events, so no queue of other callbacks delays them.
+Each node's watches and its e-stop subscription share a SafetyParticipant: a
+DDS participant of its own whose threads run at real-time priority where
+allowed (root or CAP_SYS_NICE, as on a robot), so a machine busy with
+rendering or perception delays neither the beats nor the deadline bookkeeping:
+a missed deadline means a silent sender, not a starved listener.
 """
 
 from __future__ import annotations
@@ -33,14 +31,11 @@ from rclpy.node import Node
 from std_msgs.msg import Header
 
 from embodied_stack.nodes import qos
+from embodied_stack.realtime import BEACON_PRIORITY, LISTENER_PRIORITY, realtime_priority
 
 TOPIC = "safety/heartbeat"
 MOTION_HEARTBEAT = "motion/heartbeat"  # motion_node's liveliness, for the actuator side
 BEACON_HZ = 50.0
-# SCHED_FIFO priorities: the kill switch's beat (50) above the beacon and the
-# watches' DDS and executor threads, all above every normal thread.
-WATCH_RT_PRIORITY = 40
-BEACON_RT_PRIORITY = 45
 _ids = itertools.count()
 
 
@@ -54,23 +49,53 @@ def _dds_threads() -> set[int]:
     return found
 
 
-def realtime_priority(priority: int, threads: set[int] | None = None) -> str | None:
-    """SCHED_FIFO for `threads` (default: the calling one); why not, when not allowed."""
-    try:
-        for tid in threads if threads is not None else {0}:
-            with contextlib.suppress(ProcessLookupError):  # the thread ended meanwhile
-                os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(priority))
-    except (OSError, AttributeError) as exc:
-        return str(exc)
-    return None
+class SafetyParticipant:
+    """A node's safety inputs (heartbeats, e-stop) on a DDS participant of its own.
+
+    A private rclpy context: its receive and event threads carry nothing but these
+    few topics and discovery, so they, and the one executor thread that runs the
+    callbacks, can take real-time priority without starving anything. Subscribe on
+    `node`; callbacks run on that thread, never behind the owner's queue.
+    """
+
+    def __init__(self, owner: Node, label: str = "safety") -> None:
+        name = f"{owner.get_name()}_{label}_{next(_ids)}"
+        self.context = Context()
+        self.context.init(domain_id=owner.context.get_domain_id())
+        before = _dds_threads()
+        self.node = Node(  # the first node of a context creates its DDS participant
+            name,
+            namespace=owner.get_namespace(),
+            context=self.context,
+            start_parameter_services=False,
+            enable_rosout=False,
+        )
+        self._dds_threads = _dds_threads() - before
+        self._executor = SingleThreadedExecutor(context=self.context)
+        self._executor.add_node(self.node)
+        self._thread = threading.Thread(target=self._spin, name=name, daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        refused = realtime_priority(LISTENER_PRIORITY, self._dds_threads | {0})
+        if refused is not None:
+            self.node.get_logger().info(f"safety inputs at normal priority ({refused})")
+        with contextlib.suppress(ExternalShutdownException, RuntimeError):  # shutting down
+            self._executor.spin()
+
+    def close(self) -> None:
+        self._executor.shutdown(timeout_sec=1.0)
+        self._thread.join(timeout=1.0)  # no wait set may use the node once it is destroyed
+        self.node.destroy_node()
+        self.context.try_shutdown()
 
 
 class HeartbeatWatch:
-    """Whether the kill switch's heartbeat is alive; `on_change(stale_reason)` on changes."""
+    """Whether a heartbeat is alive; `on_change(stale_reason)` on changes."""
 
     def __init__(
         self,
-        owner: Node,
+        safety: SafetyParticipant,
         timeout_s: float,
         *,
         on_change: Callable[[str | None], None] | None = None,
@@ -82,26 +107,11 @@ class HeartbeatWatch:
         self._reason: str | None = "no heartbeat received yet"
         self._on_change = on_change
         self._lock = threading.Lock()
-        name = f"{owner.get_name()}_heartbeat_{next(_ids)}"
-        self._context = Context()
-        self._context.init(domain_id=owner.context.get_domain_id())
-        before = _dds_threads()
-        self._node = Node(  # the first node of a context creates its DDS participant
-            name,
-            namespace=owner.get_namespace(),
-            context=self._context,
-            start_parameter_services=False,
-            enable_rosout=False,
-        )
-        self._dds_threads = _dds_threads() - before
+        self._logger = safety.node.get_logger()
         events = SubscriptionEventCallbacks(deadline=self._deadline_missed)
-        self._node.create_subscription(
+        safety.node.create_subscription(
             Header, topic, self._beat, qos.heartbeat(timeout_s), event_callbacks=events
         )
-        self._executor = SingleThreadedExecutor(context=self._context)
-        self._executor.add_node(self._node)
-        self._thread = threading.Thread(target=self._spin, name=name, daemon=True)
-        self._thread.start()
 
     def _set(self, reason: str | None) -> None:
         with self._lock:
@@ -110,7 +120,7 @@ class HeartbeatWatch:
             try:
                 self._on_change(reason)
             except Exception:  # the watch must outlive a faulty listener, and say so
-                self._node.get_logger().error(
+                self._logger.error(
                     f"heartbeat listener failed on {reason or 'alive'}:\n{traceback.format_exc()}"
                 )
 
@@ -122,13 +132,6 @@ class HeartbeatWatch:
         self.missed = int(info.total_count)
         self._set(f"heartbeat missed its {self.timeout_s:.3f} s deadline")
 
-    def _spin(self) -> None:
-        refused = realtime_priority(WATCH_RT_PRIORITY, self._dds_threads | {0})
-        if refused is not None:
-            self._node.get_logger().info(f"heartbeat watch at normal priority ({refused})")
-        with contextlib.suppress(ExternalShutdownException, RuntimeError):  # shutting down
-            self._executor.spin()
-
     def stale_reason(self) -> str | None:
         """Why the heartbeat counts as dead, or None while it is alive."""
         return self._reason
@@ -136,12 +139,6 @@ class HeartbeatWatch:
     def age(self) -> float | None:
         """Seconds since the last beat was handled (for display, not for the decision)."""
         return None if self.last_beat is None else time.monotonic() - self.last_beat
-
-    def close(self) -> None:
-        self._executor.shutdown(timeout_sec=1.0)
-        self._thread.join(timeout=1.0)  # no wait set may use the node once it is destroyed
-        self._node.destroy_node()
-        self._context.try_shutdown()
 
 
 class HeartbeatBeacon:
@@ -156,7 +153,7 @@ class HeartbeatBeacon:
         self._thread.start()
 
     def _run(self) -> None:
-        refused = realtime_priority(BEACON_RT_PRIORITY)
+        refused = realtime_priority(BEACON_PRIORITY)
         if refused is not None:
             self._node.get_logger().info(f"heartbeat beacon at normal priority ({refused})")
         while not self._stop.wait(self._period):

@@ -17,7 +17,6 @@ The std_srvs/Trigger `safety/reset` has no caller identity, so it works only whe
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from typing import Any
@@ -35,6 +34,7 @@ from embodied_stack.nodes import qos
 from embodied_stack.nodes.audit_client import AuditClient
 from embodied_stack.nodes.ros_conversions import json_to_ros, time_to_ros
 from embodied_stack.nodes.spin import spin_node
+from embodied_stack.realtime import HEARTBEAT_PRIORITY, realtime_priority
 from embodied_stack.safety.estop import FLEET_INPUT, STARTUP, EstopLatch, ResetResult
 from embodied_stack.safety.estop_state import DEFAULT_STATE_FILE as STATE_FILE
 from embodied_stack.safety.estop_state import LatchStore, boot_cause, state_path
@@ -42,7 +42,6 @@ from embodied_stack.safety.reset_auth import Authorizer, RegistryAuthorizer, res
 from embodied_stack.schemas import ResetOutcome, ResetRequest, Trip, from_json
 
 TRUSTED_LOCAL = "local-trigger"
-HEARTBEAT_RT_PRIORITY = 50  # SCHED_FIFO, above ordinary work, below kernel threads
 
 
 def _describe(text: str, **ranges: Any) -> ParameterDescriptor:
@@ -261,7 +260,8 @@ class KillswitchNode(Node):
         self._audit.emit("trip", actor=who, payload=payload)
 
     def _beat(self) -> None:
-        _raise_priority(self.get_logger())
+        if (refused := realtime_priority(HEARTBEAT_PRIORITY)) is not None:
+            self.get_logger().info(f"heartbeat at normal priority ({refused})")
         period = 1.0 / float(self.get_parameter("heartbeat_hz").value)
         next_beat = time.monotonic()
         while not self._stop.is_set():
@@ -291,16 +291,6 @@ def _robot_id(registry: str) -> str:
     except ConfigError:
         return "unknown"
     return str(robot_id) if robot_id else "unknown"
-
-
-def _raise_priority(logger: Any) -> None:
-    """Real-time priority for the heartbeat thread where allowed (root or CAP_SYS_NICE,
-    as a robot's safety service should run): a loaded machine must not delay the beat
-    past the listeners' deadline. Elsewhere it runs at normal priority, and says so."""
-    try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(HEARTBEAT_RT_PRIORITY))
-    except (OSError, AttributeError) as exc:
-        logger.info(f"heartbeat at normal priority (no real-time scheduling: {exc})")
 
 
 def main(args: list[str] | None = None) -> None:

@@ -13,19 +13,13 @@ only a new approved plan moves the arm again.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.clock import Clock, ClockType
-from rclpy.executors import (
-    ExternalShutdownException,
-    SingleThreadedExecutor,
-)
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, Float64, String
@@ -46,6 +40,7 @@ from embodied_stack.nodes.heartbeat import (
     MOTION_HEARTBEAT,
     HeartbeatBeacon,
     HeartbeatWatch,
+    SafetyParticipant,
 )
 from embodied_stack.nodes.ros_conversions import (
     joint_state_from_ros,
@@ -173,9 +168,12 @@ class MotionNode(Node):
         )
         steady = Clock(clock_type=ClockType.STEADY_TIME)
         self.create_timer(jog.deadman_s / 3, self._jog_tick, callback_group=jogging, clock=steady)
-        self._safety = _SafetyInputs(self, self.guard, self._watchdog)
+        self._safety = SafetyParticipant(self)  # e-stop and heartbeat, never queued
+        self._safety.node.create_subscription(
+            Bool, "safety/estop", self._on_estop, qos.LATCHED_CHANGES
+        )
         self._heartbeat = HeartbeatWatch(
-            self, self._heartbeat_timeout_s, on_change=self._on_heartbeat
+            self._safety, self._heartbeat_timeout_s, on_change=self._on_heartbeat
         )
         # Our own liveliness for the actuator side: a trajectory must not outlive us.
         self._beacon = HeartbeatBeacon(
@@ -183,6 +181,10 @@ class MotionNode(Node):
         )
 
     # ---- safety -----------------------------------------------------------------------
+
+    def _on_estop(self, msg: Bool) -> None:
+        self.guard.estop(bool(msg.data))
+        self._watchdog()
 
     def _on_heartbeat(self, stale_reason: str | None) -> None:
         self.guard.heartbeat(stale_reason)
@@ -412,42 +414,9 @@ class MotionNode(Node):
 
     def destroy_node(self) -> None:
         self._beacon.close()
-        self._heartbeat.close()
         self._safety.close()
         self._audit.close()
         super().destroy_node()
-
-
-class _SafetyInputs:
-    """`safety/estop` on a private node spun by its own thread."""
-
-    def __init__(self, parent: Node, guard: HoldGuard, on_estop: Callable[[], None]) -> None:
-        self.node = Node(
-            f"{parent.get_name()}_safety",
-            namespace=parent.get_namespace(),
-            context=parent.context,
-            start_parameter_services=False,
-            enable_rosout=False,
-        )
-        self._guard, self._on_estop = guard, on_estop
-        self.node.create_subscription(Bool, "safety/estop", self._estop, qos.LATCHED_CHANGES)
-        self._executor = SingleThreadedExecutor(context=parent.context)
-        self._executor.add_node(self.node)
-        self._thread = threading.Thread(target=self._spin, name="motion_safety", daemon=True)
-        self._thread.start()
-
-    def _estop(self, msg: Bool) -> None:
-        self._guard.estop(bool(msg.data))
-        self._on_estop()
-
-    def _spin(self) -> None:
-        with contextlib.suppress(ExternalShutdownException):
-            self._executor.spin()
-
-    def close(self) -> None:
-        self._executor.shutdown(timeout_sec=1.0)
-        self._thread.join(timeout=2.0)
-        self.node.destroy_node()
 
 
 def _robot_id(registry: str) -> str:

@@ -36,7 +36,7 @@ from embodied_stack.config import config_path
 from embodied_stack.errors import SchemaError
 from embodied_stack.motion_types import JointStateSample
 from embodied_stack.nodes import qos
-from embodied_stack.nodes.heartbeat import MOTION_HEARTBEAT, HeartbeatWatch
+from embodied_stack.nodes.heartbeat import MOTION_HEARTBEAT, HeartbeatWatch, SafetyParticipant
 from embodied_stack.nodes.ros_conversions import (
     camera_info_to_ros,
     depth_to_ros,
@@ -192,14 +192,16 @@ class SimNode(Node):
             qos.COMMAND,
         )
         self.create_subscription(Float64, "gripper/command", self._on_gripper, qos.COMMAND)
-        self.create_subscription(Bool, "safety/estop", self._on_estop, qos.LATCHED_CHANGES)
-        self._heartbeat = HeartbeatWatch(self, self._timeout_s, on_change=self._on_heartbeat)
-        self._commander: HeartbeatWatch | None = None
+        self._safety = SafetyParticipant(self)  # e-stop and heartbeats, never queued
+        self._safety.node.create_subscription(
+            Bool, "safety/estop", self._on_estop, qos.LATCHED_CHANGES
+        )
+        self._heartbeat = HeartbeatWatch(
+            self._safety, self._timeout_s, on_change=self._on_heartbeat
+        )
         if commander := str(p("commander_heartbeat").value):
             timeout = float(p("motion_heartbeat_timeout_s").value)
-            self._commander = HeartbeatWatch(
-                self, timeout, on_change=self._on_commander, topic=commander
-            )
+            HeartbeatWatch(self._safety, timeout, on_change=self._on_commander, topic=commander)
         self.create_subscription(String, "sim/control", self._on_control, qos.COMMAND)
         self.create_subscription(String, "perception/objects", self._on_objects, qos.STATE)
         self._trip_pub = self.create_publisher(String, "safety/trip", qos.COMMAND)
@@ -400,9 +402,7 @@ class SimNode(Node):
 
     def destroy_node(self) -> None:
         self._stop.set()
-        self._heartbeat.close()
-        if self._commander is not None:
-            self._commander.close()
+        self._safety.close()
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout=5.0)
         self.world.close()

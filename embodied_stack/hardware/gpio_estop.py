@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from embodied_stack.hardware.base import EstopInputError, OnChange
+from embodied_stack.realtime import INPUT_PRIORITY, realtime_priority
 
 
 class GpioEstop:
@@ -53,6 +54,7 @@ class GpioEstop:
         return bool(value == gpiod.line.Value.ACTIVE)
 
     def _run(self, on_change: OnChange) -> None:
+        realtime_priority(INPUT_PRIORITY)  # where allowed; a press must not wait for the CPU
         reported = self._pressed
         while not self._stop.is_set():
             try:

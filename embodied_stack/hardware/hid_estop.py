@@ -12,6 +12,7 @@ import threading
 from typing import Any
 
 from embodied_stack.hardware.base import EstopInputError, OnChange
+from embodied_stack.realtime import INPUT_PRIORITY, realtime_priority
 
 
 class HidEstop:
@@ -47,6 +48,7 @@ class HidEstop:
             self._device.close()
 
     def _run(self, on_change: OnChange) -> None:
+        realtime_priority(INPUT_PRIORITY)  # where allowed; a press must not wait for the CPU
         reported = self._pressed
         while not self._stop.is_set():
             self._pressed = self._poll()

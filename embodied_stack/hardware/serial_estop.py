@@ -26,6 +26,7 @@ import time
 from typing import Any
 
 from embodied_stack.hardware.base import EstopInputError, OnChange
+from embodied_stack.realtime import INPUT_PRIORITY, realtime_priority
 
 PREFIX = "ESTOP"
 MAX_SEQ = 65536
@@ -127,6 +128,7 @@ class SerialEstop:
         return max(0.001, self._timeout_s / 5)
 
     def _run(self, on_change: OnChange) -> None:
+        realtime_priority(INPUT_PRIORITY)  # where allowed; a press must not wait for the CPU
         reported = [True]
         buffer = b""
         while not self._stop.is_set():

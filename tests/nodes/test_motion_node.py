@@ -309,6 +309,7 @@ def test_stale_heartbeat_aborts_and_no_plan_starts_without_one(
     motion, probe = rig
     probe.pubs["estop"].publish(Bool(data=False))
     assert wait_until(lambda: len(probe.truths) > 2)
+    assert wait_until(lambda: "heartbeat" in str(motion.guard.reason())), motion.guard.reason()
     early = plan_of(("go_home", {}))
     probe.send_plan(early)  # no heartbeat yet
     assert wait_until(lambda: probe.ended(early.plan_id))
