@@ -19,6 +19,9 @@ def spin_node(make_node: Callable[[], Node], args: list[str] | None = None) -> N
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except RuntimeError:  # a signal's shutdown raced the executor's next wait set
+        if rclpy.ok():
+            raise
     finally:
         executor.shutdown()
         node.destroy_node()
