@@ -66,7 +66,9 @@ from embodied_stack.schemas import (
 )
 
 NAME = "motion_node"
-INPUT_WAIT_S = 3.0  # a plan waits this long for a joint state and its objects to be perceived
+# A plan waits this long for a joint state, its objects to be perceived and the first
+# e-stop state and heartbeat (the safety inputs' own participant is discovered apart).
+INPUT_WAIT_S = 3.0
 
 
 def _describe(text: str, low: float | None = None, high: float | None = None) -> Any:
@@ -269,7 +271,11 @@ class MotionNode(Node):
             return
         plan, deadline = self._pending
         perceived = {o.id for o in self._objects}
-        waiting = self._joints is None or not reports.referenced_objects(plan) <= perceived
+        waiting = (
+            self._joints is None
+            or self.guard.first_inputs_pending  # still holds if they never come
+            or not reports.referenced_objects(plan) <= perceived
+        )
         if not waiting or time.monotonic() > deadline:
             self._start(plan)
 

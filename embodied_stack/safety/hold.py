@@ -47,6 +47,11 @@ class HoldGuard:
         why it counts as dead. A trajectory must not outlive the node that sent it."""
         self._commander = None if stale_reason is None else f"motion_node {stale_reason}"
 
+    @property
+    def first_inputs_pending(self) -> bool:
+        """The first e-stop state or heartbeat has not arrived yet (a node starting up)."""
+        return self._estop is None or self._heartbeat == NO_HEARTBEAT
+
     def reason(self) -> str | None:
         """Why the arm must hold now, or None when it may follow commands."""
         if self._breach is not None:

@@ -39,3 +39,14 @@ def test_a_red_line_holds_until_the_stop_latched_and_was_reset() -> None:
     guard.estop(True)
     guard.estop(False)
     assert guard.reason() is None
+
+
+def test_first_inputs_pending_until_both_an_estop_state_and_a_beat_arrive() -> None:
+    guard = HoldGuard()
+    assert guard.first_inputs_pending
+    guard.estop(False)
+    assert guard.first_inputs_pending  # no beat yet
+    guard.heartbeat(None)
+    assert not guard.first_inputs_pending and guard.reason() is None
+    guard.heartbeat("heartbeat missed its 0.100 s deadline")
+    assert not guard.first_inputs_pending  # a dead heartbeat is not a start-up
