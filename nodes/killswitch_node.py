@@ -32,6 +32,7 @@ from embodied_stack.hardware.base import EstopInput, EstopInputError
 from embodied_stack.hardware.inputs import EstopInputsConfig, build_inputs
 from embodied_stack.nodes import qos
 from embodied_stack.nodes.audit_client import AuditClient
+from embodied_stack.nodes.heartbeat import SafetyParticipant
 from embodied_stack.nodes.ros_conversions import json_to_ros, time_to_ros
 from embodied_stack.nodes.spin import spin_node
 from embodied_stack.realtime import HEARTBEAT_PRIORITY, realtime_priority
@@ -65,7 +66,11 @@ class KillswitchNode(Node):
         self._status_pub = self.create_publisher(String, "safety/status", qos.LATCHED)
         self._result_pub = self.create_publisher(String, "safety/reset_result", qos.COMMAND)
         timeout = float(self.get_parameter("heartbeat_timeout_s").value)
-        self._beat_pub = self.create_publisher(Header, "safety/heartbeat", qos.heartbeat(timeout))
+        # The beat leaves from a participant of its own: no lock shared with other traffic.
+        self._safety = SafetyParticipant(self, "beat")
+        self._beat_pub = self._safety.node.create_publisher(
+            Header, "safety/heartbeat", qos.heartbeat(timeout)
+        )
         self.create_subscription(String, "safety/trip", self._on_trip, qos.COMMAND)
         self.create_subscription(String, "safety/reset_request", self._on_reset_request, 10)
         fleet = str(self.get_parameter("fleet_topic").value)
@@ -270,7 +275,7 @@ class KillswitchNode(Node):
                 header.stamp = time_to_ros(self.get_clock().now().nanoseconds * 1e-9)
                 self._beat_pub.publish(header)
             except Exception:  # context shut down under us: the beat ends with the node
-                if not self.context.ok():
+                if not (self.context.ok() and self._safety.context.ok()):
                     return
                 raise
             next_beat = max(next_beat + period, time.monotonic() - period)
@@ -279,6 +284,7 @@ class KillswitchNode(Node):
     def destroy_node(self) -> None:
         self._stop.set()
         self._beat_thread.join(timeout=1.0)
+        self._safety.close()
         for device in self._inputs:
             device.close()
         self._audit.close()

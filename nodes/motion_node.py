@@ -178,8 +178,12 @@ class MotionNode(Node):
             self._safety, self._heartbeat_timeout_s, on_change=self._on_heartbeat
         )
         # Our own liveliness for the actuator side: a trajectory must not outlive us.
+        # From the safety participant: the main one's locks are shared with busy traffic.
         self._beacon = HeartbeatBeacon(
-            self, MOTION_HEARTBEAT, BEACON_HZ, float(p("motion_heartbeat_timeout_s").value)
+            self._safety.node,
+            MOTION_HEARTBEAT,
+            BEACON_HZ,
+            float(p("motion_heartbeat_timeout_s").value),
         )
 
     # ---- safety -----------------------------------------------------------------------
@@ -340,14 +344,14 @@ class MotionNode(Node):
                     self.get_logger().warning(f"jog refused: {refusal}")
                 return
             world = world_from_state(self._joints, self._objects, self.profile)
-            self._send(self.jog.on_jog(jog, time.monotonic(), world))
+            self._send(self.jog.on_jog(jog, time.monotonic(), world, self._joints))
 
     def _jog_tick(self) -> None:
         with self._lock:
             if not self.jog.active or self._joints is None:
                 return
             world = world_from_state(self._joints, self._objects, self.profile)
-            self._send(self.jog.on_tick(time.monotonic(), world))
+            self._send(self.jog.on_tick(time.monotonic(), world, self._joints))
 
     # ---- execution --------------------------------------------------------------------
 
