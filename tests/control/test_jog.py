@@ -31,10 +31,11 @@ def jog(axis: JogAxis, direction: int, seq: int) -> JogCommand:
 def run(sim: SimWorld, ctrl: JogController, seconds: float, message: JogCommand | None) -> None:
     """Step the sim for `seconds`, sending `message` every DT (None: silence)."""
     for _ in range(round(seconds / DT)):
-        world = world_from_state(sim.joint_state(), [], sim.robot)
+        state = sim.joint_state()
+        world = world_from_state(state, [], sim.robot)
         if message is not None:
-            send(sim, ctrl.on_jog(message, sim.sim_time, world))
-        send(sim, ctrl.on_tick(sim.sim_time, world))
+            send(sim, ctrl.on_jog(message, sim.sim_time, world, state))
+        send(sim, ctrl.on_tick(sim.sim_time, world, state))
         sim.step(round(DT * sim.physics_hz))
 
 
@@ -98,8 +99,9 @@ def test_a_simulator_slower_than_the_wall_clock_never_makes_the_jog_jump(
         message = jog(JogAxis.X, 1, 1)
         peak, wall = 0.0, 0.0
         for _ in range(60):
-            world = world_from_state(sim.joint_state(), [], sim.robot)
-            send(sim, ctrl.on_jog(message, wall, world))
+            state = sim.joint_state()
+            world = world_from_state(state, [], sim.robot)
+            send(sim, ctrl.on_jog(message, wall, world, state))
             for _ in range(round(DT * sim.physics_hz / 3)):  # one third of the wall time
                 sim.step()
                 peak = max(peak, sim.ground_truth().tcp_speed)
