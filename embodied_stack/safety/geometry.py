@@ -43,7 +43,11 @@ class RobotGeometry:
         path = profile.urdf_path()
         if not path.is_file():
             raise ConfigError(f"robot {profile.name}: URDF not found at {path}")
-        self._robot = pb.loadURDF(str(path), useFixedBase=True, physicsClientId=self._client)
+        # Collision geometry only: visual meshes cost ~50 MB per load and no check reads them.
+        flags = pb.URDF_IGNORE_VISUAL_SHAPES
+        self._robot = pb.loadURDF(
+            str(path), useFixedBase=True, flags=flags, physicsClientId=self._client
+        )
         names = self._joint_names()
         self._arm = [names.index(j) for j in profile.joints]
         self._movable = [i for i in range(len(names)) if self._is_movable(i)]
@@ -177,18 +181,25 @@ def point_box_distance(point: Sequence[float] | Array, box: KeepOutBox) -> float
     return -float(np.min(np.minimum(p - lo, hi - p)))
 
 
-_shared: dict[str, RobotGeometry] = {}
+_shared: dict[tuple[str, str], RobotGeometry] = {}
 _shared_lock = threading.Lock()
+# Users of a shared geometry: trajectory checks (long: a whole trajectory under the
+# lock) and runtime monitors (short checks at the state rate). Kept apart so a
+# monitor never waits behind a trajectory check; monitors share one among themselves.
+TRAJECTORIES = "trajectories"
+MONITORS = "monitors"
 
 
-def geometry_for(robot: str = "panda") -> RobotGeometry:
-    """The process's shared RobotGeometry of a robot, created once: loading the URDF
-    holds the interpreter for a noticeable time, so it must not happen per thread
-    or per call. Hold its `lock` while using it."""
+def geometry_for(robot: str = "panda", user: str = TRAJECTORIES) -> RobotGeometry:
+    """The process's shared RobotGeometry of a robot for one kind of user, created
+    once: loading the URDF holds the interpreter for a noticeable time, and each
+    client holds ~40 MB, so it must not happen per thread, per node or per call (nor
+    per stack when stacks come and go in one process). Hold its `lock` while using it."""
     with _shared_lock:
-        if robot not in _shared:
-            _shared[robot] = RobotGeometry(load_robot(robot))
-        return _shared[robot]
+        key = (robot, user)
+        if key not in _shared:
+            _shared[key] = RobotGeometry(load_robot(robot))
+        return _shared[key]
 
 
 def floor_box(min_link_z: float) -> KeepOutBox:

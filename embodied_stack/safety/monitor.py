@@ -15,8 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from embodied_stack.motion_types import JointStateSample
-from embodied_stack.robot import load_robot
-from embodied_stack.safety.geometry import RobotGeometry
+from embodied_stack.safety.geometry import MONITORS, RobotGeometry, geometry_for
 from embodied_stack.safety.redlines import RedLines
 from embodied_stack.safety.sampling import Sample
 from embodied_stack.safety.trajectory_check import CheckContext, check_sample
@@ -47,8 +46,9 @@ class RuntimeMonitor:
         clearance: float = DEFAULT_CLEARANCE,
         geometry: RobotGeometry | None = None,
     ) -> None:
-        # A private client: the monitor may be called from any executor thread.
-        self._geometry = geometry or RobotGeometry(load_robot(robot))
+        # The process's monitor geometry (every monitor of the process uses it under its
+        # lock), so a stack does not hold one PyBullet client per monitoring node.
+        self._geometry = geometry or geometry_for(robot, MONITORS)
         self._ctx = CheckContext(redlines=redlines, robot=robot, source=source)
         self._horizon_s = horizon_s
         self._speed_tolerance = speed_tolerance
@@ -90,8 +90,8 @@ class RuntimeMonitor:
     def check(self, state: JointStateSample) -> list[Violation]:
         """Violations now and predicted `horizon_s` ahead (empty: all clear).
 
-        Thread-safe: calls are serialised (the geometry client is shared)."""
-        with self._lock:
+        Thread-safe: calls are serialised, and the shared geometry is held throughout."""
+        with self._lock, self._geometry.lock:
             return self._check_locked(state)
 
     def _check_locked(self, state: JointStateSample) -> list[Violation]:
