@@ -354,3 +354,28 @@ def test_jog_moves_while_refreshed_and_never_during_an_estop(rig: tuple[MotionNo
     hold_jog(1.0, -1)
     assert len(probe.trajectories) == sent  # nothing goes out while stopped
     assert np.linalg.norm(probe.tcp() - stopped) < 0.005
+
+
+def test_jog_pressed_released_and_reversed_at_any_pace_never_rushes(
+    rig: tuple[MotionNode, Probe],
+) -> None:
+    """Taps, quick restarts and reversals over DDS: the arm never moves faster than the
+    jog speed, so the simulator's red lines (its safety net) never trip."""
+    motion, probe = rig
+    jog_pub = probe.node.create_publisher(String, "teleop/jog", qos.COMMAND)
+    pattern = [(1, 0.6), (0, 0.05), (1, 0.15), (0, 0.05), (-1, 0.5), (1, 0.3), (0, 0.1)]
+    pattern += [(1, 0.1), (-1, 0.1), (1, 0.8), (0, 0.05), (1, 0.2), (0, 0.5)]
+    ready(probe, motion)
+    first = len(probe.truths)
+    seq = 0
+    for direction, seconds in pattern:
+        for _ in range(round(seconds / 0.05)):
+            seq += 1
+            command = JogCommand(operator="alice", axis=JogAxis.Z, direction=direction, seq=seq)  # type: ignore[arg-type]
+            jog_pub.publish(json_to_ros(command))
+            time.sleep(0.05)
+    time.sleep(0.5)
+    peak = max(t.tcp_speed for t in probe.truths[first:])
+    assert peak < motion.jog.settings.speed * 1.5, f"TCP at {peak:.3f} m/s while jogging"
+    assert motion.guard.reason() is None, motion.guard.reason()
+    assert len(probe.trajectories) > 2  # it did jog
