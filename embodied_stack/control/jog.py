@@ -65,8 +65,8 @@ class RestWatch:
     hold (`restart`), so a stale sample from before it never passes for the arm at rest.
     """
 
-    def __init__(self, settle_s: float) -> None:
-        self.settle_s = settle_s
+    def __init__(self, settle_s: float, joint_names: list[str]) -> None:
+        self.settle_s, self.joint_names = settle_s, joint_names
         self._last_stamp = -math.inf
         self._after = -math.inf  # stillness must begin after this sample time
         self._still: tuple[float, Array] | None = None  # since when, and where
@@ -78,14 +78,20 @@ class RestWatch:
             return  # seen already (or older)
         self._last_stamp = stamp
         q = np.asarray(joints, dtype=float)
-        speeds = np.abs(np.asarray(state.velocities[: len(q)], dtype=float))
-        moving = bool(speeds.size) and float(speeds.max()) > REST_RAD_S
+        moving = self._fastest(state) > REST_RAD_S
         if self._still is not None:
             moving = moving or float(np.abs(q - self._still[1]).max()) > ARRIVED_RAD
         if moving or stamp <= self._after:
             self._still = None
         elif self._still is None:
             self._still = (stamp, q)
+
+    def _fastest(self, state: JointStateSample) -> float:
+        """The fastest arm joint's measured speed (0 when speeds are not measured)."""
+        if len(state.velocities) != len(state.names):
+            return 0.0  # positions alone: drift from where the stillness began tells
+        speeds = dict(zip(state.names, state.velocities, strict=True))
+        return max((abs(speeds[n]) for n in self.joint_names if n in speeds), default=0.0)
 
     def restart(self) -> None:
         """A hold was sent: only samples after it can show the arm at rest."""
@@ -111,7 +117,7 @@ class JogController:
         self._last_refresh = 0.0
         self._step_ends = 0.0  # wall time the current step finishes
         self._end: Array | None = None  # joints at the end of the current step
-        self._rest = RestWatch(settings.settle_s)
+        self._rest = RestWatch(settings.settle_s, ctx.profile.joints)
         self._sent: tuple[float, TrajectorySegment] | None = None  # last step, when sent
         self._may_hold: tuple[Array, Array] | None = None  # cut step's start, reachable points
         self.rejected: str | None = None
