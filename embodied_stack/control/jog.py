@@ -191,9 +191,7 @@ class JogController:
             world = replace(world, joints=self._end)
         motion = MotionBuilder(self.ctx, world)
         tcp = motion.tcp()
-        target = tcp[:3, 3].copy()
-        target[AXES[jog.axis]] += jog.direction * self.settings.speed * self.settings.step_s
-        target = _inside(target, self.ctx)
+        target = _inside(tcp[:3, 3] + self._offset(jog), self.ctx)
         if float(np.linalg.norm(target - tcp[:3, 3])) < 1e-3:
             self.rejected = f"jog {jog.axis.value}{jog.direction:+d}: at the workspace boundary"
             return self.stop(now)
@@ -217,6 +215,12 @@ class JogController:
         self._step_ends = now + segment.command.duration
         self._end, self._sent, self._may_hold = segment.end, (now, segment), None
         return [SendTrajectory(segment.command, f"jog {jog.axis.value}{jog.direction:+d}")]
+
+    def _offset(self, jog: JogCommand) -> Array:
+        """One step's TCP displacement."""
+        offset = np.zeros(3)
+        offset[AXES[jog.axis]] = jog.direction * self.settings.speed * self.settings.step_s
+        return offset
 
     def _with_lead_in(self, segment: Segment, limits: MotionLimits) -> TrajectorySegment:
         """`segment`, first brought from wherever the follower may hold to its start."""
