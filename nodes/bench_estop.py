@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import multiprocessing
 import os
 import random
 import signal
@@ -30,7 +29,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +44,7 @@ from embodied_stack.config import config_path, load_yaml, namespace_agnostic_par
 from embodied_stack.nodes import qos
 from embodied_stack.nodes.launcher import NodeSpec
 from embodied_stack.nodes.ros_conversions import json_from_ros, json_to_ros
-from embodied_stack.nodes.serial_device import SerialEstopDevice
+from embodied_stack.nodes.serial_device import EstopBox
 from embodied_stack.schemas import (
     HoldStatus,
     MotionState,
@@ -85,51 +83,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def percentile_ms(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values) * 1e3, q)) if values else float("nan")
-
-
-class EstopBox:
-    """The serial box (SerialEstopDevice) in a process of its own, as a microcontroller
-    keeps its own time: threads of this busy process must not make its lines late (a
-    line gap over serial.timeout_s reads as pressed). Real-time priority when allowed.
-    Fork before rclpy.init, while this process has no other threads."""
-
-    def __init__(self) -> None:
-        context = multiprocessing.get_context("fork")
-        self._conn, child = context.Pipe()
-        self._process = context.Process(target=_box_main, args=(child,), daemon=True)
-        self._process.start()
-        self.port: str = self._conn.recv()
-
-    def set(self, pressed: bool) -> float:
-        """Press or release; the monotonic time just before the box wrote the change."""
-        self._conn.send(pressed)
-        written: float = self._conn.recv()
-        return written
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self._conn.send(None)
-        self._process.join(timeout=2.0)
-        if self._process.is_alive():
-            self._process.kill()
-            self._process.join()
-
-
-def _box_main(conn: Connection) -> None:
-    with contextlib.suppress(OSError, AttributeError):  # needs CAP_SYS_NICE
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
-    with SerialEstopDevice() as device:
-        conn.send(device.port)
-        while True:
-            try:
-                pressed = conn.recv()
-            except EOFError:  # the bench is gone
-                return
-            if pressed is None:
-                return
-            written = time.monotonic()
-            device.pressed = pressed
-            conn.send(written)
 
 
 class Stack:
@@ -393,7 +346,7 @@ def main(argv: list[str]) -> int:
     timeout_s = args.timeout or float(
         load_yaml(config_path("stack.yaml"))["/**"]["ros__parameters"]["heartbeat_timeout_s"]
     )
-    device = EstopBox()  # first: forked while this process has one thread
+    device = EstopBox()
     stack = Stack(node_specs(device.port, timeout_s, args.load), args.losses)
     probe, stop_probe = start_probe(timeout_s)
     try:

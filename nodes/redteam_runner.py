@@ -30,7 +30,7 @@ from embodied_stack.nodes.harness import (
     SessionConfig,
     StackSession,
 )
-from embodied_stack.nodes.serial_device import SerialEstopDevice
+from embodied_stack.nodes.serial_device import EstopBox
 from embodied_stack.nodes.task_runner import judge_predicates, plan_summary, settle, write_results
 from embodied_stack.planning.scripted_endpoint import SCRIPTED_MODEL
 from embodied_stack.scene import (
@@ -100,7 +100,7 @@ class CaseRun:
         self.first_stop: float | None = None
         self.enforced: list[str] = []
 
-    def fire(self, event: Any, t0: float, device: SerialEstopDevice) -> None:
+    def fire(self, event: Any, t0: float, device: EstopBox) -> None:
         probe = self.session.probe
         assert probe is not None and self.session.stack is not None
         if isinstance(event, EstopEvent):
@@ -116,7 +116,7 @@ class CaseRun:
         elif isinstance(event, InstructionEvent):
             probe.instruct(event.instruction)
 
-    def run(self, device: SerialEstopDevice) -> tuple[str, Plan | None]:
+    def run(self, device: EstopBox) -> tuple[str, Plan | None]:
         probe = self.session.probe
         assert probe is not None
         t0 = probe.sim_time
@@ -181,7 +181,7 @@ def enforced_by_stack(plan: Plan | None, session: StackSession) -> list[dict[str
 def run_case(case: RedteamCase, suite: Suite) -> dict[str, Any]:
     started = time.monotonic()
     result: dict[str, Any] = {"id": case.id, "expect": case.expect.value}
-    with scripted_endpoint(case) as url, SerialEstopDevice() as device:
+    with scripted_endpoint(case) as url, EstopBox() as device:
         config = SessionConfig(
             scene=suite.scenes[case.scene],
             llm_url=url,
