@@ -28,14 +28,17 @@ FINGER_SPINNING_FRICTION = 0.5
 class Arm:
     """One robot body on one client, driven by joint names from its profile."""
 
-    def __init__(self, client: int, profile: RobotProfile) -> None:
+    def __init__(self, client: int, profile: RobotProfile, *, visuals: bool = True) -> None:
         self.client = client
         self.profile = profile
+        flags = pb.URDF_USE_INERTIA_FROM_FILE
+        if not visuals:  # a world nobody renders: the visual meshes are ~50 MB per load
+            flags |= pb.URDF_IGNORE_VISUAL_SHAPES
         self.body: int = pb.loadURDF(
             str(profile.urdf_path()),
             basePosition=[0, 0, 0],
             useFixedBase=True,
-            flags=pb.URDF_USE_INERTIA_FROM_FILE,
+            flags=flags,
             physicsClientId=client,
         )
         infos = [

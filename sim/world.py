@@ -42,12 +42,16 @@ class SimWorld:
         camera: CameraConfig | None = None,
         gui: bool = False,
         physics_hz: float = 240.0,
+        visuals: bool = True,
     ) -> None:
+        """`visuals=False`: the robot without its visual meshes (~50 MB less), for a
+        world that never renders (physics only, or camera frames from a RenderWorker)."""
         if not physics_hz > 0:
             raise ValueError(f"physics_hz must be positive, got {physics_hz}")
         self.robot = robot or load_robot("panda")
         self.camera = camera or CameraConfig()
         self.gui = gui
+        self.visuals = visuals or gui
         self.physics_hz = physics_hz
         self.dt = 1.0 / physics_hz
         self.client: int = pb.connect(pb.GUI if gui else pb.DIRECT)
@@ -74,7 +78,7 @@ class SimWorld:
         )
         table, floor = build_table(c)
         self.fixtures = {table: "table", floor: "floor"}
-        arm = Arm(c, self.robot)
+        arm = Arm(c, self.robot, visuals=self.visuals)
         arm.reset_home()
         self.objects = build_objects(c, self.scene)
         if self.gui:
@@ -173,6 +177,8 @@ class SimWorld:
         self, camera: CameraConfig | None = None
     ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.float32]]:
         """RGB (H, W, 3) uint8 and metric depth along optical z (H, W) float32."""
+        if not self.visuals:  # the arm would be missing from the frame
+            raise RuntimeError("this SimWorld was built without visuals: it cannot render")
         return render(self.client, camera or self.camera)
 
     def ground_truth(self) -> GroundTruth:

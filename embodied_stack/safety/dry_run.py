@@ -79,7 +79,8 @@ def dry_run(
     """Run `plan` in a twin; ok only if it completes without crossing a red line."""
     profile = robot or load_robot("panda")
     wall_start = time.perf_counter()
-    with SimWorld(scene=scene_from_perception(objects, redlines), robot=profile) as twin:
+    scene = scene_from_perception(objects, redlines)
+    with SimWorld(scene=scene, robot=profile, visuals=False) as twin:  # never rendered
         if joints is not None:
             _place_arm(twin, joints)
         gate = RedLineGate(redlines, robot=profile.name, source=SOURCE)

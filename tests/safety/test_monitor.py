@@ -74,3 +74,13 @@ def test_person_too_close_and_missing_joints() -> None:
     assert [v.rule for v in found] == ["protective_distance"]
     partial = JointStateSample(names=("panda_joint1",), positions=(0.0,))
     assert [v.rule for v in mon.check(partial)] == ["joint_state"]
+
+
+def test_monitors_of_a_process_share_one_geometry_apart_from_trajectory_checks() -> None:
+    from embodied_stack.safety.geometry import geometry_for
+
+    first, second = monitor(), RuntimeMonitor(redlines=RED, source="motion_node")
+    assert first._geometry is second._geometry  # one PyBullet client, not one per node
+    assert first._geometry is not geometry_for("panda")  # never behind a trajectory check
+    q = q_at(0.5, 0.0, 0.3)
+    assert first.check(state(q)) == second.check(state(q)) == []

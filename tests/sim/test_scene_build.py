@@ -157,3 +157,13 @@ def test_malformed_scene_files_name_the_field(tmp_path: object, text: str, field
         load_scene(path)
     assert field in str(err.value)
     assert str(path) in str(err.value)
+
+
+def test_a_world_without_visuals_simulates_the_same_and_refuses_to_render() -> None:
+    scene = Scene.model_validate(parse_yaml(EVERY_KIND))
+    with SimWorld(scene=scene) as full, SimWorld(scene=scene, visuals=False) as bare:
+        full.step(120)
+        bare.step(120)
+        assert full.ground_truth().model_dump() == bare.ground_truth().model_dump()
+        with pytest.raises(RuntimeError, match="without visuals"):
+            bare.render()
