@@ -14,7 +14,8 @@ from pathlib import Path
 import serial
 
 from embodied_stack.hardware.serial_estop import parse_line
-from embodied_stack.nodes.bench_estop import EstopBox, percentile_ms
+from embodied_stack.nodes.bench_estop import percentile_ms
+from embodied_stack.nodes.serial_device import EstopBox
 
 TIMED_KEYS = (
     "press_to_hold_p50_ms",

@@ -19,9 +19,9 @@ import pytest
 
 from embodied_stack.audit.log import verify
 from embodied_stack.config import config_path
-from embodied_stack.nodes.bench_estop import EstopBox
 from embodied_stack.nodes.bench_stack import ProcessSession, WatchProbe
 from embodied_stack.nodes.harness import SessionConfig
+from embodied_stack.nodes.serial_device import EstopBox
 from embodied_stack.nodes.task_runner import settle
 from embodied_stack.scene import load_scene
 from embodied_stack.schemas import MotionState, SimControl, SimControlOp, to_json
@@ -41,7 +41,7 @@ FAST = RestartPolicy(initial_backoff_s=0.2, max_backoff_s=1.0)
 
 @pytest.fixture(scope="module")
 def box() -> Iterator[EstopBox]:
-    device = EstopBox()  # forked before this module starts any rclpy context
+    device = EstopBox()
     yield device
     device.close()
 
