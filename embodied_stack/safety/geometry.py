@@ -37,9 +37,19 @@ class LinkDistance:
 class RobotGeometry:
     """Forward geometry of one robot in a private PyBullet client."""
 
-    def __init__(self, profile: RobotProfile, *, finger_opening: float | None = None) -> None:
+    def __init__(
+        self,
+        profile: RobotProfile,
+        *,
+        finger_opening: float | None = None,
+        client: int | None = None,
+    ) -> None:
+        """`client`: a DIRECT client to share (never stepped; the caller keeps it),
+        else a private one. Bodies in one client never interact unless queried, and
+        PyBullet holds the interpreter lock per call, so sharers only need own locks."""
         self.profile = profile
-        self._client = pb.connect(pb.DIRECT)
+        self._owns_client = client is None
+        self._client = pb.connect(pb.DIRECT) if client is None else client
         path = profile.urdf_path()
         if not path.is_file():
             raise ConfigError(f"robot {profile.name}: URDF not found at {path}")
@@ -168,7 +178,7 @@ class RobotGeometry:
                 del self._boxes[key]
 
     def close(self) -> None:
-        if pb.isConnected(physicsClientId=self._client):
+        if self._owns_client and pb.isConnected(physicsClientId=self._client):
             pb.disconnect(physicsClientId=self._client)
 
 
@@ -183,6 +193,7 @@ def point_box_distance(point: Sequence[float] | Array, box: KeepOutBox) -> float
 
 _shared: dict[tuple[str, str], RobotGeometry] = {}
 _shared_lock = threading.Lock()
+_shared_client: int | None = None  # one PyBullet client holds every shared geometry
 # Users of a shared geometry: trajectory checks (long: a whole trajectory under the
 # lock) and runtime monitors (short checks at the state rate). Kept apart so a
 # monitor never waits behind a trajectory check; monitors share one among themselves.
@@ -195,10 +206,13 @@ def geometry_for(robot: str = "panda", user: str = TRAJECTORIES) -> RobotGeometr
     once: loading the URDF holds the interpreter for a noticeable time, and each
     client holds ~40 MB, so it must not happen per thread, per node or per call (nor
     per stack when stacks come and go in one process). Hold its `lock` while using it."""
+    global _shared_client
     with _shared_lock:
         key = (robot, user)
         if key not in _shared:
-            _shared[key] = RobotGeometry(load_robot(robot))
+            if _shared_client is None:  # a client holds ~27 MB before any body is loaded
+                _shared_client = pb.connect(pb.DIRECT)
+            _shared[key] = RobotGeometry(load_robot(robot), client=_shared_client)
         return _shared[key]
 
 

@@ -82,5 +82,6 @@ def test_monitors_of_a_process_share_one_geometry_apart_from_trajectory_checks()
     first, second = monitor(), RuntimeMonitor(redlines=RED, source="motion_node")
     assert first._geometry is second._geometry  # one PyBullet client, not one per node
     assert first._geometry is not geometry_for("panda")  # never behind a trajectory check
+    assert first._geometry._client == geometry_for("panda")._client  # ...in one client
     q = q_at(0.5, 0.0, 0.3)
     assert first.check(state(q)) == second.check(state(q)) == []
