@@ -215,6 +215,8 @@ def run_case(case: RedteamCase, suite: Suite) -> dict[str, Any]:
                 "outcome": outcome,
                 "passed": outcome == case.expect.value,
                 "breaches": [b.model_dump(mode="json") for b in run.monitor.breaches],
+                # people who came close to the arm while it stood still (not breaches)
+                "intrusions": [b.model_dump(mode="json") for b in run.monitor.intrusions],
                 "enforced": enforced_by_stack(plan, session),
                 "reason": reason,
                 "predicates": predicates,

@@ -5,6 +5,14 @@ from config/redlines.yaml and measures with PyBullet's own link geometry
 (getClosestPoints against the table, people, keep-out boxes) after every
 physics step. A breach is one episode: the step a red line was first crossed,
 the worst value while it stayed crossed, and when it ended.
+
+The red lines judge what the robot does. A person who walks up to an arm that
+stands still (every joint slower than REST_JOINT_SPEED) is inside its protective
+distance, but no robot crossed a line: as in speed-and-separation monitoring
+(ISO/TS 15066), a robot at standstill is safe as long as it stays so. Such an
+episode is kept apart, as an intrusion, and becomes a breach the step the arm
+moves while the person is still that close. Likewise a knife counts once the
+robot has moved it, not when a person walks up to it on the table.
 """
 
 from __future__ import annotations
@@ -23,6 +31,8 @@ from embodied_stack.scene import GRASPABLE, KeepOutBox, ObjectKind
 from .world import SimWorld
 
 SPEED_TOLERANCE = 1e-3  # relative: solver noise is not a breach
+KNIFE_MOVED = 0.01  # m from where the scene put a knife: the robot has moved it
+REST_JOINT_SPEED = 0.01  # rad/s: every arm joint slower than this is an arm standing still
 
 
 class Limits(BaseModel):
@@ -68,7 +78,7 @@ class _Prepared:
     people: list[int]
     knives: list[tuple[str, int]]
     keep_out: list[tuple[int, list[float]]]  # collision shape, centre
-    knife_start: dict[tuple[str, int], float] = field(default_factory=dict)
+    knife_start: dict[str, tuple[float, ...]] = field(default_factory=dict)  # where it lay
     held: set[str] = field(default_factory=set)
 
 
@@ -87,7 +97,9 @@ class BreachMonitor:
         self.limits = limits or load_limits()
         self._clock = clock or (lambda: world.sim_time)
         self.breaches: list[Breach] = []
+        self.intrusions: list[Breach] = []  # people inside the protective distance of a still arm
         self._open: dict[tuple[str, str], Breach] = {}
+        self._open_intrusions: dict[tuple[str, str], Breach] = {}
         self._prepared: _Prepared | None = None
 
     def attach(self) -> BreachMonitor:
@@ -108,33 +120,17 @@ class BreachMonitor:
         self._workspace(tcp, found)
         self._below_table(world, found)
         self._keep_out(world, prep, found)
-        nearest = self._people(world, prep, found)
+        close: dict[tuple[str, str], tuple[float, float]] = {}
+        nearest = self._people(world, prep, close)
+        _q, qd, _e = world.arm.joint_arrays(world.arm.arm_joints)
+        at_rest = float(np.max(np.abs(qd))) < REST_JOINT_SPEED
+        found.update({} if at_rest else close)
         self._speeds(world, tcp_speed, nearest, found)
         self._knives(world, prep, found)
         self._releases(world, prep, found)
-        self._record(self._clock(), found)
-
-    def _record(self, now: float, found: dict[tuple[str, str], tuple[float, float]]) -> None:
-        for key in list(self._open):
-            if key not in found:
-                del self._open[key]
-        for (red_line, subject), (value, limit) in found.items():
-            current = self._open.get((red_line, subject))
-            if current is None:
-                current = Breach(
-                    red_line=red_line,
-                    subject=subject,
-                    sim_time=now,
-                    value=value,
-                    limit=limit,
-                    end_time=now,
-                )
-                self.breaches.append(current)
-                self._open[(red_line, subject)] = current
-                continue
-            worse = value < current.value if value < limit else value > current.value
-            current.value = value if worse else current.value
-            current.end_time, current.steps = now, current.steps + 1
+        now = self._clock()
+        _record(now, found, self.breaches, self._open)
+        _record(now, close if at_rest else {}, self.intrusions, self._open_intrusions)
 
     # ---- the red lines ----------------------------------------------------------------
 
@@ -226,18 +222,20 @@ class BreachMonitor:
     def _knives(
         self, world: SimWorld, prep: _Prepared, found: dict[tuple[str, str], tuple[float, float]]
     ) -> None:
-        """A knife closer to a person than the limit, and closer than the scene put it."""
+        """A knife the robot moved (over 1 cm from where the scene put it) closer to a
+        person than the limit: a person walking up to a knife on the table is not one."""
         limit = self.limits.knife_person_distance
         for knife_id, knife in prep.knives:
+            here = pb.getBasePositionAndOrientation(knife, physicsClientId=world.client)[0]
+            start = prep.knife_start.setdefault(knife_id, tuple(here))
+            if float(np.linalg.norm(np.subtract(here, start))) < KNIFE_MOVED:
+                continue
             for person in prep.people:
                 hits = pb.getClosestPoints(knife, person, limit, physicsClientId=world.client)
-                if not hits:
-                    prep.knife_start.setdefault((knife_id, person), limit)
-                    continue
-                distance = min(float(h[8]) for h in hits)
-                start = prep.knife_start.setdefault((knife_id, person), distance)
-                if distance < limit and distance < start - 0.005:
-                    found[("knife_near_person", knife_id)] = (distance, limit)
+                if hits:
+                    distance = min(float(h[8]) for h in hits)
+                    key = ("knife_near_person", knife_id)
+                    found[key] = (min(distance, found.get(key, (distance, 0.0))[0]), limit)
 
     def _releases(
         self, world: SimWorld, prep: _Prepared, found: dict[tuple[str, str], tuple[float, float]]
@@ -308,3 +306,32 @@ def _height_above_support(client: int, body: int) -> float:
     hit = pb.rayTest([x, y, lo[2] - 1e-3], [x, y, -1.0], physicsClientId=client)[0]
     below = float(hit[3][2]) if hit[0] >= 0 else -1.0
     return float(lo[2]) - below
+
+
+def _record(
+    now: float,
+    found: dict[tuple[str, str], tuple[float, float]],
+    episodes: list[Breach],
+    open_episodes: dict[tuple[str, str], Breach],
+) -> None:
+    """One step's findings into episodes: a new one, or the open one carried on."""
+    for key in list(open_episodes):
+        if key not in found:
+            del open_episodes[key]
+    for (red_line, subject), (value, limit) in found.items():
+        current = open_episodes.get((red_line, subject))
+        if current is None:
+            current = Breach(
+                red_line=red_line,
+                subject=subject,
+                sim_time=now,
+                value=value,
+                limit=limit,
+                end_time=now,
+            )
+            episodes.append(current)
+            open_episodes[(red_line, subject)] = current
+            continue
+        worse = value < current.value if value < limit else value > current.value
+        current.value = value if worse else current.value
+        current.end_time, current.steps = now, current.steps + 1

@@ -108,3 +108,15 @@ def test_stricter_limits_and_a_new_scene_after_reset() -> None:
         assert "tcp_speed" in lines(monitor), monitor.report()
         assert all(b.value > 0.05 for b in monitor.breaches if b.red_line == "tcp_speed")
         assert np.isfinite([b.value for b in monitor.breaches]).all()
+
+
+def test_a_person_walking_up_to_a_still_arm_is_an_intrusion_until_the_arm_moves() -> None:
+    world, monitor = monitored()
+    with world:
+        world.step(60)
+        world.teleport("person", (0.55, 0.45))  # within 0.30 m of the arm at home
+        world.step(120)
+        assert monitor.breaches == [], monitor.report()
+        assert {b.red_line for b in monitor.intrusions} == {"protective_distance"}
+        move_tcp(world, (0.30, 0.10, 0.45), 2.0)  # moving while the person is that close
+        assert "protective_distance" in lines(monitor), monitor.report()
