@@ -39,6 +39,7 @@ from embodied_stack.motion_types import JointStateSample
 from embodied_stack.nodes import qos
 from embodied_stack.nodes.harness import SessionConfig, StackSession
 from embodied_stack.nodes.ros_conversions import joint_state_to_ros
+from embodied_stack.nodes.sim_node import SIM_CAMERA
 from embodied_stack.robot import load_robot
 from embodied_stack.scene import load_scene
 
@@ -242,7 +243,9 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     if not args.console_process:
         overrides["console_node"].update(port=0, incident_dir=str(incidents))
     overrides["audit_node"]["incident_dir"] = str(incidents)
-    overrides["sim_node"]["realtime"] = True
+    # Live, as an operator sees it: real time and the live camera rate (the headless
+    # harness's 5 Hz would cap camera_fps).
+    overrides["sim_node"].update({"realtime": True, "camera.rate_hz": SIM_CAMERA.rate_hz})
     config = SessionConfig(scene=load_scene(config_path("scenes/default.yaml")), nodes=nodes,
                            overrides=overrides, workdir=workdir)  # fmt: skip
     with contextlib.ExitStack() as stack:
