@@ -67,7 +67,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSession]:
     }
     overrides["console_node"].update(port=0, incident_dir=str(workdir / "incidents"))
     overrides["audit_node"]["incident_dir"] = str(workdir / "incidents")
-    overrides["sim_node"].update(realtime=False, max_rtf=2.0)  # headless: twice real time
+    overrides["sim_node"].update(realtime=True)  # live, as an operator sees it
     config = SessionConfig(
         scene=load_scene(config_path("scenes/default.yaml")),
         nodes=AVAILABLE,
