@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,25 @@ class Child:
 
 
 RestartHook = Callable[[str, int, int], None]  # name, exit code, restart count
+# Set for each child: the supervisor's pid. A child whose supervisor is gone ends
+# itself (`exit_with_parent`): an orphaned kill switch would go on beating for a
+# stack that no longer exists.
+PARENT_PID_ENV = "EMBODIED_STACK_PARENT_PID"
+
+
+def exit_with_parent(poll_s: float = 0.5) -> None:
+    """In a supervised child: SIGTERM to itself once its supervisor has gone (the
+    parent pid changes when a process is orphaned). Nothing outside a supervisor."""
+    parent = os.environ.get(PARENT_PID_ENV)
+    if parent is None or not parent.isdigit():
+        return
+
+    def watch() -> None:
+        while os.getppid() == int(parent):
+            time.sleep(poll_s)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def node_argv(name: str, ros_args: Sequence[str]) -> list[str]:
@@ -69,7 +89,8 @@ class Supervisor:
     def _spawn(self, child: Child) -> None:
         # Own process group, so Ctrl-C reaches the supervisor first and it
         # shuts the children down in order.
-        child.process = subprocess.Popen(child.argv, start_new_session=True, env=self._env)
+        env = {**(self._env or os.environ), PARENT_PID_ENV: str(os.getpid())}
+        child.process = subprocess.Popen(child.argv, start_new_session=True, env=env)
 
     def pid(self, name: str) -> int | None:
         proc = self.children[name].process

@@ -9,8 +9,11 @@ import rclpy
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 
+from embodied_stack.supervisor import exit_with_parent
+
 
 def spin_node(make_node: Callable[[], Node], args: list[str] | None = None) -> None:
+    exit_with_parent()  # supervised: no orphan outlives `embodied-stack run --processes`
     rclpy.init(args=args)
     node = make_node()
     executor = MultiThreadedExecutor()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import subprocess
 import sys
 import time
 
@@ -53,3 +56,38 @@ def test_no_respawn_policy_leaves_it_dead() -> None:
     time.sleep(0.2)
     sup.poll()
     assert sup.pid("b") is None and sup.children["b"].restarts == 0
+
+
+SUPERVISOR = """
+import sys, time
+from embodied_stack.supervisor import Supervisor
+child = "from embodied_stack.supervisor import exit_with_parent; exit_with_parent(0.05); " \\
+    "import time; time.sleep(60)"
+sup = Supervisor()
+sup.add("orphan", [sys.executable, "-c", child])
+sup.start_all()
+print(sup.pid("orphan"), flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_child_ends_when_its_supervisor_is_killed() -> None:
+    parent = subprocess.Popen([sys.executable, "-c", SUPERVISOR], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    child_pid = int(parent.stdout.readline())
+    parent.kill()  # SIGKILL: no goodbye to the children
+    parent.wait()
+
+    def alive() -> bool:
+        try:
+            os.kill(child_pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    deadline = time.monotonic() + 10.0
+    while alive() and time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(child_pid, os.WNOHANG)  # reaped by init, not us: harmless
+        time.sleep(0.05)
+    assert not alive()
