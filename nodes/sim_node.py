@@ -149,6 +149,8 @@ class SimNode(Node):
             camera=self.camera,
             gui=bool(p("gui").value),
             physics_hz=float(p("physics_hz").value),
+            # A render worker draws the frames: this copy needs no visual meshes.
+            visuals=not bool(p("render_process").value),
         )
         self._renderer: RenderWorker | None = None  # used by the physics thread only
         self._mirror_outdated = False  # the renderer's scene needs rebuilding
