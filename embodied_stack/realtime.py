@@ -16,6 +16,7 @@ HEARTBEAT_PRIORITY = 50  # the kill switch's beat
 INPUT_PRIORITY = 48  # e-stop input readers (serial, GPIO, HID)
 BEACON_PRIORITY = 45  # motion_node's own beat to the actuator side
 LISTENER_PRIORITY = 40  # safety inputs of motion, sim and the driver bridge
+KILLSWITCH_PRIORITY = 30  # every other thread of the kill switch process
 
 
 def realtime_priority(priority: int, threads: set[int] | None = None) -> str | None:

@@ -23,6 +23,7 @@ from typing import Any
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from std_msgs.msg import Bool, Header, String
 from std_srvs.srv import Trigger
 
@@ -35,7 +36,7 @@ from embodied_stack.nodes.audit_client import AuditClient
 from embodied_stack.nodes.heartbeat import SafetyParticipant
 from embodied_stack.nodes.ros_conversions import json_to_ros, time_to_ros
 from embodied_stack.nodes.spin import spin_node
-from embodied_stack.realtime import HEARTBEAT_PRIORITY, realtime_priority
+from embodied_stack.realtime import HEARTBEAT_PRIORITY, KILLSWITCH_PRIORITY, realtime_priority
 from embodied_stack.safety.estop import FLEET_INPUT, STARTUP, EstopLatch, ResetResult
 from embodied_stack.safety.estop_state import DEFAULT_STATE_FILE as STATE_FILE
 from embodied_stack.safety.estop_state import LatchStore, boot_cause, state_path
@@ -52,6 +53,10 @@ def _describe(text: str, **ranges: Any) -> ParameterDescriptor:
 class KillswitchNode(Node):
     def __init__(self, *, authorizer: Authorizer | None = None, **node_kwargs: Any) -> None:
         super().__init__("killswitch_node", **node_kwargs)
+        # A safety device keeps wall time: a simulated clock (and its 50 Hz topic) has
+        # nothing to say about when a heartbeat is due or a stop happened.
+        if self.get_parameter("use_sim_time").value:
+            self.set_parameters([Parameter("use_sim_time", value=False)])
         self._declare_parameters()
         self._lock = threading.RLock()
         registry = str(self.get_parameter("registry").value)
@@ -300,6 +305,10 @@ def _robot_id(registry: str) -> str:
 
 
 def main(args: list[str] | None = None) -> None:
+    # The whole process real-time where allowed (threads inherit it, DDS's too): it is
+    # light, and then no thread of it holding the interpreter lock is ever put aside
+    # by the scheduler while the beat or an input waits for that lock.
+    realtime_priority(KILLSWITCH_PRIORITY)
     spin_node(KillswitchNode, args)
 
 
