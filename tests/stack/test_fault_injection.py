@@ -279,8 +279,13 @@ def test_estop_stays_latched_while_pressed_across_killswitch_restart(
     assert probe.estop is True
     assert probe.holds and probe.holds[-1].holding
     box.set(False)
-    _trigger_reset(session)
-    assert session.wait_until(lambda: probe.estop is False, wall_timeout_s=10.0)
+    # The box's release counts once enough good lines came in (a reset before that is
+    # refused, "inputs still pressed"): an operator tries again, so does the test.
+    for _ in range(10):
+        _trigger_reset(session)
+        if session.wait_until(lambda: probe.estop is False, wall_timeout_s=1.0):
+            break
+    assert probe.estop is False
     assert_audit_ok(session, "killswitch_node")
 
 
