@@ -202,9 +202,12 @@ class SimNode(Node):
         self._heartbeat = HeartbeatWatch(
             self._safety, self._timeout_s, on_change=self._on_heartbeat
         )
+        self._commander: HeartbeatWatch | None = None  # owned here, not only by its subscription
         if commander := str(p("commander_heartbeat").value):
             timeout = float(p("motion_heartbeat_timeout_s").value)
-            HeartbeatWatch(self._safety, timeout, on_change=self._on_commander, topic=commander)
+            self._commander = HeartbeatWatch(
+                self._safety, timeout, on_change=self._on_commander, topic=commander
+            )
         self.create_subscription(String, "sim/control", self._on_control, qos.COMMAND)
         self.create_subscription(String, "perception/objects", self._on_objects, qos.STATE)
         self._trip_pub = self.create_publisher(String, "safety/trip", qos.COMMAND)
