@@ -82,7 +82,7 @@ class WatchedSession(StackSession):
 
         self.stack = InProcessStack(specs_for(self.config.nodes, self._write_inputs()))
         self.probe = WatchProbe(context=self.stack.context)
-        self.stack.executor.add_node(self.probe)
+        self.stack.attach(self.probe)
         self.stack.start()
         return self
 

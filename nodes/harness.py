@@ -224,14 +224,14 @@ class StackSession:
         self.domain_id = session_domain_id()
         self.stack = InProcessStack(specs, domain_id=self.domain_id)
         self.probe = StackProbe(context=self.stack.context)
-        self.stack.executor.add_node(self.probe)
+        self.stack.attach(self.probe)
         self.stack.start()
         return self
 
     def close(self) -> None:
         if self.stack is not None:
             if self.probe is not None:
-                self.stack.executor.remove_node(self.probe)
+                self.stack.detach(self.probe)
                 self.probe.destroy_node()
             self.stack.shutdown()
             self.stack = None

@@ -117,7 +117,14 @@ def release_freed_memory() -> None:
 
 class InProcessStack:
     """The nodes in this process, on one MultiThreadedExecutor in a thread; the
-    isolated ones (the kill switch) in supervised processes of their own."""
+    isolated ones (the kill switch) in supervised processes of their own. `attach`
+    spins an extra node (a runner's probe) with them.
+
+    One shared executor, not one per node (as `embodied-stack run --processes` has,
+    nodes/spin.py): measured on the demo task, eight executor threads (four of them
+    multi-threaded, which busy-wait between taking and running a message) fought
+    over the interpreter lock hard enough to delay motion_node's heartbeat by more
+    than 250 ms; the shared one ran the task clean."""
 
     def __init__(
         self,
@@ -168,9 +175,17 @@ class InProcessStack:
             parameter_overrides=overrides
             + [Parameter(k, value=_plain(v)) for k, v in spec.overrides.items()],
         )
+        self.attach(node)
         self.nodes[spec.name] = node
-        self.executor.add_node(node)
         return node
+
+    def attach(self, node: Node) -> None:
+        """Spin `node` (of this stack's context) with the stack's nodes."""
+        self.executor.add_node(node)
+
+    def detach(self, node: Node) -> None:
+        """Stop spinning `node`; destroying it stays with the caller."""
+        self.executor.remove_node(node)
 
     def kill(self, name: str) -> None:
         """Stop a node dead: SIGKILL for a node process; for one in this process,
@@ -179,7 +194,7 @@ class InProcessStack:
             self.processes.kill(name)
             return
         node = self.nodes.pop(name)
-        self.executor.remove_node(node)
+        self.detach(node)
         stop = getattr(node, "stop_dead", None)
         if callable(stop):
             stop()
@@ -208,7 +223,7 @@ class InProcessStack:
             close = getattr(node, "close", None)
             if callable(close):
                 close()
-            self.executor.remove_node(node)
+            self.detach(node)
             node.destroy_node()
         self.processes.stop_all()
         if self._owns_context:

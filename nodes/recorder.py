@@ -3,7 +3,7 @@ buffer of the last seconds for incident bundles.
 
 `embodied-stack run --record FILE.mcap` does:
 
-    recording = start_recording(stack, "FILE.mcap")   # joins the stack's executor
+    recording = start_recording(stack, "FILE.mcap")   # spun with the stack's nodes
     ...
     recording.close()                     # finishes the MCAP file (its summary, index)
 
@@ -26,7 +26,6 @@ from typing import Any, Protocol
 
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.context import Context
-from rclpy.executors import Executor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.subscription import Subscription
@@ -171,11 +170,14 @@ class _Stack(Protocol):
 
     context: Context
     namespace: str
-    executor: Executor
+
+    def attach(self, node: Node) -> None: ...
+
+    def detach(self, node: Node) -> None: ...
 
 
 class Recording:
-    """A running recorder attached to a stack's executor; `close()` finishes the file."""
+    """A running recorder spun with a stack's nodes; `close()` finishes the file."""
 
     def __init__(self, stack: _Stack, node: RecorderNode) -> None:
         self._stack = stack
@@ -186,7 +188,7 @@ class Recording:
         return self.node.recorder
 
     def close(self) -> None:
-        self._stack.executor.remove_node(self.node)
+        self._stack.detach(self.node)
         self.node.destroy_node()
 
 
@@ -197,5 +199,5 @@ def start_recording(
     node = start_recorder(
         path, topics=topics, context=stack.context, namespace=stack.namespace or None
     )
-    stack.executor.add_node(node)
+    stack.attach(node)
     return Recording(stack, node)

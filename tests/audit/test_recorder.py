@@ -104,11 +104,11 @@ def test_start_recording_joins_a_running_stack(tmp_path: Path) -> None:
         talker = Node("talker", namespace="/robot2", context=stack.context)
         head = talker.create_publisher(String, "audit/head", qos.LATCHED)
         head.publish(String(data='{"length": 1}'))
-        stack.executor.add_node(talker)
+        stack.attach(talker)
         recording = start_recording(stack, path)
         assert wait_until(lambda: recording.recorder.messages >= 1)
         recording.close()
-        stack.executor.remove_node(talker)
+        stack.detach(talker)
         talker.destroy_node()
     topics = {item.channel.topic: item.ros_msg.data for item in read_ros2_messages(str(path))}
     assert topics["/robot2/audit/head"] == '{"length": 1}'

@@ -12,9 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-import rclpy
 from rclpy.context import Context
-from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from std_msgs.msg import Bool, Header, String
@@ -43,6 +41,7 @@ from embodied_stack.schemas import (
     Provenance,
 )
 from embodied_stack.sim.predicates import evaluate
+from tests.ros_rig import spinning
 
 pytestmark = pytest.mark.ros
 PROFILE = load_robot("panda")
@@ -141,46 +140,44 @@ def beat(probe: Probe, stop: threading.Event) -> None:
 
 @pytest.fixture
 def rig() -> Iterator[tuple[MotionNode, Probe]]:
-    context = Context()
-    rclpy.init(context=context)
-    executor = MultiThreadedExecutor(num_threads=6, context=context)
     timeout = Parameter("heartbeat_timeout_s", value=HEARTBEAT_TIMEOUT_S)
     commander = Parameter("motion_heartbeat_timeout_s", value=HEARTBEAT_TIMEOUT_S)
-    sim = SimNode(
-        context=context,
-        parameter_overrides=[
-            timeout,
-            commander,
-            Parameter("render_process", value=False),
-            Parameter("camera.rate_hz", value=0.5),
-            Parameter("camera.width", value=64),
-            Parameter("camera.height", value=48),
-        ],
-    )
-    motion = MotionNode(
-        context=context,
-        parameter_overrides=[timeout, commander, Parameter("audit_durable", value=False)],
-    )
-    probe = make_probe(context)
-    nodes = (sim, motion, probe.node)
-    for node in nodes:
-        executor.add_node(node)
-    spin = threading.Thread(target=executor.spin, daemon=True)
-    spin.start()
-    stop = threading.Event()
-    heart = threading.Thread(target=beat, args=(probe, stop), daemon=True)
-    heart.start()
-    try:
-        yield motion, probe
-    finally:
-        stop.set()
-        heart.join()
-        for node in nodes:
-            executor.remove_node(node)
-            node.destroy_node()
-        executor.shutdown(timeout_sec=5.0)
-        rclpy.try_shutdown(context=context)
-        spin.join(timeout=5.0)
+    probes: list[Probe] = []
+
+    def make_sim(context: Context) -> SimNode:
+        return SimNode(
+            context=context,
+            parameter_overrides=[
+                timeout,
+                commander,
+                Parameter("render_process", value=False),
+                Parameter("camera.rate_hz", value=0.5),
+                Parameter("camera.width", value=64),
+                Parameter("camera.height", value=48),
+            ],
+        )
+
+    def make_motion(context: Context) -> MotionNode:
+        return MotionNode(
+            context=context,
+            parameter_overrides=[timeout, commander, Parameter("audit_durable", value=False)],
+        )
+
+    def make_probe_node(context: Context) -> Node:
+        probes.append(make_probe(context))
+        return probes[-1].node
+
+    with spinning(make_sim, make_motion, make_probe_node) as (_sim, motion, _p):
+        assert isinstance(motion, MotionNode)
+        probe = probes[0]
+        stop = threading.Event()
+        heart = threading.Thread(target=beat, args=(probe, stop), daemon=True)
+        heart.start()
+        try:
+            yield motion, probe
+        finally:
+            stop.set()
+            heart.join()
 
 
 def ready(probe: Probe, motion: MotionNode) -> None:

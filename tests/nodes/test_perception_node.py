@@ -5,17 +5,13 @@ frames are refused with nothing published."""
 from __future__ import annotations
 
 import math
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
-import rclpy
 from rclpy.context import Context
-from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, Image
@@ -34,6 +30,7 @@ from embodied_stack.nodes.ros_conversions import (
     json_to_ros,
 )
 from embodied_stack.schemas import ObjectsMessage, SimControl, SimControlOp
+from tests.ros_rig import spinning
 
 pytestmark = pytest.mark.ros
 
@@ -72,27 +69,6 @@ def make_watcher(context: Context) -> Watcher:
     return w
 
 
-@contextmanager
-def running(*factories: Callable[[Context], Node]) -> Iterator[list[Node]]:
-    context = Context()
-    rclpy.init(context=context)
-    executor = MultiThreadedExecutor(context=context)
-    nodes = [make(context) for make in factories]
-    for node in nodes:
-        executor.add_node(node)
-    spin = threading.Thread(target=executor.spin, daemon=True)
-    spin.start()
-    try:
-        yield nodes
-    finally:
-        for node in nodes:
-            executor.remove_node(node)
-            node.destroy_node()
-        executor.shutdown(timeout_sec=5.0)
-        rclpy.try_shutdown(context=context)
-        spin.join(timeout=5.0)
-
-
 def near(a: tuple[float, ...], b: tuple[float, ...], tol: float = 0.012) -> bool:
     return math.dist(a[:2], b[:2]) < tol
 
@@ -106,7 +82,8 @@ def test_sim_camera_to_objects_markers_and_annotated_image() -> None:
         watcher.append(make_watcher(context))
         return watcher[0].node
 
-    with running(lambda c: SimNode(context=c), lambda c: PerceptionNode(context=c), probe) as nodes:
+    sim, perception = (lambda c: SimNode(context=c)), (lambda c: PerceptionNode(context=c))
+    with spinning(sim, perception, probe) as nodes:
         w, control = watcher[0], nodes[2].create_publisher(String, "sim/control", qos.COMMAND)
         # config/scenes/default.yaml: red cube (0.50, -0.15), blue cube (0.45, 0.10), tray
         assert wait_until(lambda: len(w.latest()) == 3), w.latest()
@@ -147,7 +124,7 @@ def test_bad_frames_are_logged_and_publish_nothing() -> None:
         return watcher[0].node
 
     no_arm = [Parameter("use_joint_states", value=False)]  # images only, no robot here
-    with running(lambda c: PerceptionNode(context=c, parameter_overrides=no_arm), probe) as nodes:
+    with spinning(lambda c: PerceptionNode(context=c, parameter_overrides=no_arm), probe) as nodes:
         perception, w = nodes[0], watcher[0]
         assert isinstance(perception, PerceptionNode)
         pubs = {

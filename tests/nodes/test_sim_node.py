@@ -6,14 +6,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pytest
-import rclpy
 from rclpy.context import Context
-from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rosgraph_msgs.msg import Clock
@@ -36,6 +35,7 @@ from embodied_stack.nodes.ros_conversions import (
 from embodied_stack.nodes.sim_node import SimNode
 from embodied_stack.robot import load_robot
 from embodied_stack.schemas import GroundTruth, SimControl, SimControlOp, Trip
+from tests.ros_rig import spinning
 
 pytestmark = pytest.mark.ros
 PROFILE = load_robot("panda")
@@ -128,38 +128,41 @@ def rig(request: pytest.FixtureRequest) -> Iterator[tuple[SimNode, Probe]]:
     """sim_node and a probe; the render worker only where a test asks for it (it is slow
     to start on a loaded machine and only the camera needs it)."""
     render_process = bool(getattr(request, "param", False))
-    context = Context()
-    rclpy.init(context=context)
-    executor = MultiThreadedExecutor(context=context)
-    sim = SimNode(
-        context=context,
-        parameter_overrides=[
-            Parameter("camera.width", value=160),
-            Parameter("camera.height", value=120),
-            Parameter("heartbeat_timeout_s", value=HEARTBEAT_TIMEOUT_S),
-            Parameter("render_process", value=render_process),
-            Parameter("commander_heartbeat", value=""),  # the probe commands directly
-        ],
-    )
-    probe = make_probe(context)
-    for node in (sim, probe.node):
-        executor.add_node(node)
-    spin = threading.Thread(target=executor.spin, daemon=True)
-    spin.start()
+    probes: list[Probe] = []
+
+    def make_sim(context: Context) -> SimNode:
+        return SimNode(
+            context=context,
+            parameter_overrides=[
+                Parameter("camera.width", value=160),
+                Parameter("camera.height", value=120),
+                Parameter("heartbeat_timeout_s", value=HEARTBEAT_TIMEOUT_S),
+                Parameter("render_process", value=render_process),
+                Parameter("commander_heartbeat", value=""),  # the probe commands directly
+            ],
+        )
+
+    with spinning(make_sim, lambda c: probe_node(c, probes)) as (sim, _), beating(probes[0]):
+        assert isinstance(sim, SimNode)
+        yield sim, probes[0]
+
+
+def probe_node(context: Context, probes: list[Probe]) -> Node:
+    probes.append(make_probe(context))
+    return probes[-1].node
+
+
+@contextmanager
+def beating(probe: Probe) -> Iterator[None]:
+    """The probe's heartbeat thread (it beats while `probe.beating` is set)."""
     stop = threading.Event()
     heart = threading.Thread(target=beat, args=(probe, stop), daemon=True)
     heart.start()
     try:
-        yield sim, probe
+        yield
     finally:
         stop.set()
         heart.join()
-        for node in (sim, probe.node):
-            executor.remove_node(node)
-            node.destroy_node()
-        executor.shutdown(timeout_sec=5.0)
-        rclpy.try_shutdown(context=context)
-        spin.join(timeout=5.0)
 
 
 def arm_ready(sim: SimNode, probe: Probe) -> None:
@@ -303,43 +306,34 @@ def test_actuator_side_red_line_holds_and_trips_the_stop(rig: tuple[SimNode, Pro
 def test_a_dead_commander_makes_the_actuator_side_hold() -> None:
     """motion_node killed mid-trajectory: its beat stops and sim_node holds on its own
     instead of finishing the last trajectory it was given."""
-    context = Context()
-    rclpy.init(context=context)
-    executor = MultiThreadedExecutor(context=context)
-    sim = SimNode(
-        context=context,
-        parameter_overrides=[
-            Parameter("heartbeat_timeout_s", value=HEARTBEAT_TIMEOUT_S),
-            Parameter("motion_heartbeat_timeout_s", value=HEARTBEAT_TIMEOUT_S),
-            Parameter("render_process", value=False),
-        ],
-    )
-    probe = make_probe(context)
-    commander = Node("motion_node", context=context)
-    beacon = HeartbeatBeacon(commander, "motion/heartbeat", 50.0, HEARTBEAT_TIMEOUT_S)
-    for node in (sim, probe.node, commander):
-        executor.add_node(node)
-    spin = threading.Thread(target=executor.spin, daemon=True)
-    spin.start()
-    stop = threading.Event()
-    heart = threading.Thread(target=beat, args=(probe, stop), daemon=True)
-    heart.start()
-    try:
-        arm_ready(sim, probe)
-        target = np.add(HOME, [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
-        probe.send(target, 60.0)
-        assert wait_until(lambda: probe.q()[0] - HOME[0] > 0.02)
-        beacon.close()  # the commander dies
-        assert wait_until(lambda: (sim.holding or "").startswith("motion_node heartbeat"))
-        held = probe.q()
-        probe.wait_sim(1.0)
-        assert np.abs(probe.q() - held).max() < 0.005
-    finally:
-        stop.set()
-        heart.join()
-        for node in (sim, probe.node, commander):
-            executor.remove_node(node)
-            node.destroy_node()
-        executor.shutdown(timeout_sec=5.0)
-        rclpy.try_shutdown(context=context)
-        spin.join(timeout=5.0)
+    probes: list[Probe] = []
+    beacons: list[HeartbeatBeacon] = []
+
+    def make_sim(context: Context) -> SimNode:
+        return SimNode(
+            context=context,
+            parameter_overrides=[
+                Parameter("heartbeat_timeout_s", value=HEARTBEAT_TIMEOUT_S),
+                Parameter("motion_heartbeat_timeout_s", value=HEARTBEAT_TIMEOUT_S),
+                Parameter("render_process", value=False),
+            ],
+        )
+
+    def make_commander(context: Context) -> Node:
+        commander = Node("motion_node", context=context)
+        beacons.append(HeartbeatBeacon(commander, "motion/heartbeat", 50.0, HEARTBEAT_TIMEOUT_S))
+        return commander
+
+    with spinning(make_sim, lambda c: probe_node(c, probes), make_commander) as (sim, _, _c):
+        assert isinstance(sim, SimNode)
+        probe, beacon = probes[0], beacons[0]
+        with beating(probe):
+            arm_ready(sim, probe)
+            target = np.add(HOME, [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+            probe.send(target, 60.0)
+            assert wait_until(lambda: probe.q()[0] - HOME[0] > 0.02)
+            beacon.close()  # the commander dies
+            assert wait_until(lambda: (sim.holding or "").startswith("motion_node heartbeat"))
+            held = probe.q()
+            probe.wait_sim(1.0)
+            assert np.abs(probe.q() - held).max() < 0.005
