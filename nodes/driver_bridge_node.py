@@ -26,7 +26,7 @@ from typing import Any
 import rclpy
 from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor
 from rclpy.clock import Clock, ClockType
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import Executor, ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, String
@@ -44,6 +44,7 @@ from embodied_stack.nodes.ros_conversions import (
     trajectory_from_ros,
     trajectory_to_ros,
 )
+from embodied_stack.nodes.spin import executor_for
 from embodied_stack.robot import RobotProfile, load_robot
 from embodied_stack.safety.geometry import RobotGeometry
 from embodied_stack.safety.hold import HoldGuard
@@ -320,16 +321,17 @@ class DriverBridgeNode(Node):
 
 def main(args: list[str] | None = None) -> None:
     rclpy.init(args=args)
-    executor = MultiThreadedExecutor()
+    executor: Executor | None = None
     node: DriverBridgeNode | None = None
     try:
         node = DriverBridgeNode()  # inside the try: Ctrl-C during start-up is a clean exit
-        executor.add_node(node)
+        executor = executor_for(node)
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        executor.shutdown()
+        if executor is not None:
+            executor.shutdown()
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()

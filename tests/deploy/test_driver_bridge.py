@@ -27,6 +27,7 @@ from embodied_stack.nodes.driver_bridge_node import DriverBridgeNode
 from embodied_stack.robot import load_robot
 from embodied_stack.scene import ObjectKind
 from embodied_stack.schemas import ObjectsMessage, PerceivedObject, Trip, from_json, to_json
+from tests.ros_rig import spinning
 
 pytestmark = pytest.mark.ros
 
@@ -111,29 +112,18 @@ def wait_for(condition: Callable[[], Any], timeout_s: float = 10.0) -> Any:
 
 @pytest.fixture
 def rig() -> Iterator[tuple[DriverBridgeNode, FakeWorld]]:
-    context = Context()
-    rclpy.init(context=context)
-    bridge = DriverBridgeNode(
-        context=context,
-        parameter_overrides=[
-            Parameter("robot", value="ur5e"),
-            Parameter("heartbeat_timeout_s", value=TIMEOUT_S),
-        ],
-    )
-    world = FakeWorld(context)
-    executor = MultiThreadedExecutor(num_threads=4, context=context)
-    executor.add_node(bridge)
-    executor.add_node(world)
-    thread = threading.Thread(target=executor.spin, daemon=True)
-    thread.start()
-    try:
+    def make_bridge(context: Context) -> DriverBridgeNode:
+        return DriverBridgeNode(
+            context=context,
+            parameter_overrides=[
+                Parameter("robot", value="ur5e"),
+                Parameter("heartbeat_timeout_s", value=TIMEOUT_S),
+            ],
+        )
+
+    with spinning(make_bridge, FakeWorld) as (bridge, world):
+        assert isinstance(bridge, DriverBridgeNode) and isinstance(world, FakeWorld)
         yield bridge, world
-    finally:
-        executor.shutdown(timeout_sec=2.0)
-        thread.join(timeout=5.0)
-        bridge.destroy_node()
-        world.destroy_node()
-        rclpy.try_shutdown(context=context)
 
 
 def forwarded(world: FakeWorld, msg: JointTrajectory) -> bool:
