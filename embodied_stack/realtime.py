@@ -17,6 +17,10 @@ INPUT_PRIORITY = 48  # e-stop input readers (serial, GPIO, HID)
 BEACON_PRIORITY = 45  # motion_node's own beat to the actuator side
 LISTENER_PRIORITY = 40  # safety inputs of motion, sim and the driver bridge
 KILLSWITCH_PRIORITY = 30  # every other thread of the kill switch process
+# The simulator's physics thread, which stands in for the arm's own controller. Paced
+# and light (its renders go to a worker): at normal priority the scheduler parked it
+# while it held the interpreter lock, and its process's safety callbacks waited.
+PHYSICS_PRIORITY = 20
 
 
 def realtime_priority(priority: int, threads: set[int] | None = None) -> str | None:

@@ -48,6 +48,7 @@ from embodied_stack.nodes.ros_conversions import (
     trajectory_from_ros,
 )
 from embodied_stack.nodes.spin import spin_node
+from embodied_stack.realtime import PHYSICS_PRIORITY, realtime_priority
 from embodied_stack.robot import load_robot
 from embodied_stack.safety.hold import HoldGuard
 from embodied_stack.safety.monitor import RuntimeMonitor
@@ -60,6 +61,7 @@ from embodied_stack.sim.world import SimWorld
 
 NAME = "sim_node"
 CAMERA_FRAME = "camera_color_optical_frame"
+PHYSICS_MIN_SLEEP_S = 2e-4  # per step, at real-time priority: other threads get the core
 
 
 def _describe(text: str, low: float | None = None, high: float | None = None) -> Any:
@@ -163,7 +165,10 @@ class SimNode(Node):
                 redlines=redlines, source=NAME, robot=str(p("robot").value)
             )
         self._timeout_s = float(p("heartbeat_timeout_s").value)
-        self._pace = Pacer(1.0 if bool(p("realtime").value) else float(p("max_rtf").value))
+        max_rtf = 1.0 if bool(p("realtime").value) else float(p("max_rtf").value)
+        # Real-time physics only paced and without renders (it would take a whole core).
+        self._physics_rt = max_rtf > 0 and self._renderer is not None
+        self._pace = Pacer(max_rtf, min_sleep_s=PHYSICS_MIN_SLEEP_S if self._physics_rt else 0.0)
         self._schedule = RateSchedule(
             {
                 "clock": float(p("clock_hz").value),
@@ -338,6 +343,8 @@ class SimNode(Node):
     # ---- physics thread ---------------------------------------------------------------
 
     def _run(self) -> None:
+        if self._physics_rt and (refused := realtime_priority(PHYSICS_PRIORITY)) is not None:
+            self.get_logger().info(f"physics at normal priority ({refused})")
         try:
             self._loop()
         except Exception:

@@ -39,6 +39,7 @@ class Pacer:
         max_rtf: float,
         *,
         slack_s: float = 0.05,
+        min_sleep_s: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -46,6 +47,7 @@ class Pacer:
             raise ValueError(f"max_rtf must be >= 0 (0 = unbounded), got {max_rtf}")
         self.max_rtf = max_rtf
         self._slack_s = slack_s
+        self._min_sleep_s = min_sleep_s  # a real-time stepper must leave the core sometimes
         self._clock, self._sleep = clock, sleep
         self._anchor: tuple[float, float] | None = None  # (sim, wall) of the last start
 
@@ -60,7 +62,7 @@ class Pacer:
         ahead = (sim_now - self._anchor[0]) / self.max_rtf - (wall - self._anchor[1])
         if ahead < -self._slack_s:
             self._anchor = (sim_now, wall)
-        self._sleep(max(ahead, 0.0))
+        self._sleep(max(ahead, self._min_sleep_s))
 
     def describe(self) -> str:
         if self.max_rtf == 0:
