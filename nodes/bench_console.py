@@ -1,8 +1,10 @@
 """`embodied-stack bench console --json OUT`: the console as an operator's browser sees it.
 
-Starts the simulated stack (kill switch, audit, simulator, perception, console) in
-this process and Debian's chromium through Playwright, logged in as a temporary
-safety officer, then measures:
+Starts the simulated stack (kill switch, audit, simulator, perception) in this
+process, console_node in a process of its own (as every launch file runs it;
+`--console-in-process` puts it with the rest, as `embodied-stack run` does), and
+Debian's chromium through Playwright, logged in as a temporary safety officer, then
+measures:
 
 - state_latency_p99_ms: a joint state published on `joint_states` (stamped with the
   wall clock) -> the browser's WebSocket receives it;
@@ -82,9 +84,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--trials", type=int, default=20, help="e-stop presses")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     parser.add_argument(
-        "--console-process",
+        "--console-in-process",
         action="store_true",
-        help="console_node in its own process (the rest of the stack in this one)",
+        help="console_node in this process with the rest of the stack (default: its own,"
+        " as the launch files run it)",
     )
     return parser
 
@@ -238,9 +241,10 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     password = secrets.token_urlsafe(16)
     registry = str(_registry(workdir, password))
     incidents = workdir / "incidents"
-    nodes = tuple(n for n in NODES if not (args.console_process and n == "console_node"))
+    console_process = not args.console_in_process
+    nodes = tuple(n for n in NODES if not (console_process and n == "console_node"))
     overrides: dict[str, dict[str, Any]] = {n: {"registry": registry} for n in nodes}
-    if not args.console_process:
+    if not console_process:
         overrides["console_node"].update(port=0, incident_dir=str(incidents))
     overrides["audit_node"]["incident_dir"] = str(incidents)
     # Live, as an operator sees it: real time and the live camera rate (the headless
@@ -255,7 +259,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         if error:
             raise RuntimeError(error)
         assert session.stack is not None
-        if args.console_process:
+        if console_process:
             domain = int(session.domain_id)
             url = stack.enter_context(_console_process(registry, incidents, domain))
         else:
@@ -269,7 +273,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         figures = _state_and_camera(session, page, args.seconds, args.rate)
         figures.update(_estop_trials(session, page, password, args.trials))
         browser.close()
-    figures["console_process"] = bool(args.console_process)
+    figures["console_process"] = console_process
     figures["targets"] = TARGETS
     figures["meets_targets"] = {
         "state_latency_p99_ms": figures["state_latency_p99_ms"] <= TARGETS["state_latency_p99_ms"],
