@@ -11,6 +11,7 @@ nothing.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import deque
 from typing import Any
@@ -23,7 +24,7 @@ from std_msgs.msg import String
 from visualization_msgs.msg import MarkerArray
 
 from embodied_stack.camera import world_from_optical
-from embodied_stack.errors import StackError
+from embodied_stack.errors import SchemaError, StackError
 from embodied_stack.nodes import qos
 from embodied_stack.nodes.ros_conversions import (
     depth_from_ros,
@@ -31,6 +32,7 @@ from embodied_stack.nodes.ros_conversions import (
     image_to_ros,
     intrinsics_from_camera_info,
     joint_state_from_ros,
+    json_from_ros,
     json_to_ros,
     objects_to_markers,
     time_from_ros,
@@ -41,7 +43,7 @@ from embodied_stack.perception.arm_mask import ArmModel
 from embodied_stack.perception.detector import Detector
 from embodied_stack.perception.tracker import ObjectTracker, TrackerConfig
 from embodied_stack.robot import load_robot
-from embodied_stack.schemas import ObjectsMessage
+from embodied_stack.schemas import ObjectsMessage, SimControl, SimControlOp
 
 NAME = "perception_node"
 PAIR_BUFFER = 4  # frames of one stream kept while waiting for the other
@@ -121,6 +123,12 @@ class PerceptionNode(Node):
         )
         if self._use_joints:
             self.create_subscription(JointState, "joint_states", self._on_joints, qos.STATE)
+        # A simulator reset teleports the whole world: the tracks of the old one are
+        # not occlusions to wait out but ghosts (soak runs reset between tasks).
+        self.create_subscription(
+            String, "sim/control", self._on_sim_control, qos.COMMAND, callback_group=camera_group
+        )
+        self._not_before = -math.inf  # frames stamped up to here show a world reset since
         self.frames = 0  # frames published (for tests and diagnostics)
         self.rejected = 0  # frames refused as bad input
         self.skipped = 0  # frames without a joint state to mask the arm with
@@ -154,6 +162,20 @@ class PerceptionNode(Node):
             best_stamp, positions = min(self._joints, key=lambda item: abs(item[0] - stamp))
         return positions if abs(best_stamp - stamp) <= self._joint_tolerance else None
 
+    def _on_sim_control(self, msg: String) -> None:
+        try:
+            control = json_from_ros(SimControl, msg)
+        except SchemaError:
+            return  # sim_node reports it; nothing here depends on a bad one
+        if control.op is not SimControlOp.RESET:
+            return
+        self.tracker.reset()
+        self._colour.clear()
+        self._depth.clear()
+        with self._arm_lock:
+            self._not_before = self._joints[-1][0] if self._joints else -math.inf
+        self.get_logger().info("simulator reset: every track forgotten")
+
     def _on_colour(self, msg: Image) -> None:
         self._colour[time_from_ros(msg.header.stamp)] = msg
         self._pair()
@@ -185,6 +207,8 @@ class PerceptionNode(Node):
     # ---- one frame ------------------------------------------------------------------------
 
     def _process(self, stamp: float, colour: Image, depth: Image) -> None:
+        if stamp <= self._not_before:
+            return  # rendered before the last simulator reset
         if self._detector is None:
             self.get_logger().warning(
                 "no camera_info yet: frame skipped", throttle_duration_sec=5.0

@@ -106,6 +106,17 @@ def test_sim_camera_to_objects_markers_and_annotated_image() -> None:
         assert wait_until(lambda: near(w.latest().get("red_cube_1", (0, 0)), (0.40, -0.25)))
         assert set(w.latest()) == set(seen)
 
+        # A simulator reset puts the red cube back: a new world, the ids start over, and
+        # no ghost of the old one stays, not even from a frame rendered before the reset.
+        control.publish(json_to_ros(SimControl(op=SimControlOp.RESET)))
+        assert wait_until(lambda: near(w.latest().get("red_cube_1", (0, 0)), (0.50, -0.15)))
+        after = len(w.objects)
+        time.sleep(1.0)  # longer than the tracker keeps an unseen object (stale_after_s)
+        assert set(w.latest()) == set(seen)
+        for message in w.objects[after - 1 :]:
+            red = [o.position for o in message.objects if o.color and o.color.value == "red"]
+            assert len(red) == 1 and near(red[0], (0.50, -0.15)), message
+
 
 def rendered_frame() -> tuple[np.ndarray, np.ndarray, CameraConfig]:
     from tests.perception.helpers import CAMERA, render_public
