@@ -116,6 +116,11 @@ class StackProbe(Node):
         if status is not None:
             self.safety = status
 
+    def planner_listening(self) -> bool:
+        """planner_node has matched our instruction publisher (a command sent before
+        that is lost: the topic keeps nothing for late joiners)."""
+        return self._instruction.get_subscription_count() > 0
+
     def instruct(self, text: str, operator: str = "runner") -> None:
         import json
 
@@ -256,20 +261,24 @@ class StackSession:
         return cond()
 
     def wait_ready(self, wall_timeout_s: float = 60.0) -> str | None:
-        """Ready = ground truth flowing, objects perceived, e-stop released. Error or None."""
+        """Ready = ground truth flowing, objects perceived, e-stop released, the planner
+        listening. Error or None."""
         probe = self._probe()
         expected = sum(1 for _ in self.config.scene.objects)
+        planner = "planner_node" in self.config.nodes
 
         def ready() -> bool:
             seen = probe.objects is not None and len(probe.objects.objects) >= min(expected, 1)
-            return probe.ground_truth is not None and seen and probe.estop is False
+            listening = probe.planner_listening() or not planner
+            return probe.ground_truth is not None and seen and probe.estop is False and listening
 
         if self.wait_until(ready, wall_timeout_s=wall_timeout_s):
             return None
         return (
             f"stack not ready after {wall_timeout_s:.0f} s: ground truth "
             f"{'ok' if probe.ground_truth else 'missing'}, objects "
-            f"{len(probe.objects.objects) if probe.objects else 'missing'}, e-stop {probe.estop}"
+            f"{len(probe.objects.objects) if probe.objects else 'missing'}, e-stop {probe.estop},"
+            f" planner {'listening' if probe.planner_listening() else 'not heard'}"
             + (f" ({probe.safety.tripped_by}: {probe.safety.reason})" if probe.safety else "")
         )
 
