@@ -1,6 +1,5 @@
 """How a node is spun: on an executor of its own, sized by its callback groups
-(`executor_for`, `NodeSpinner`), and the one `main()` body of every node
-(`spin_node`).
+(`executor_for`), and the one `main()` body of every node (`spin_node`).
 
 Why sized: rclpy rebuilds an executor's wait set in Python for every message, and
 the MultiThreadedExecutor does so two or three times per message, busy-waiting
@@ -12,14 +11,12 @@ on a MultiThreadedExecutor and at 1.0x on a SingleThreadedExecutor.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable
 from itertools import chain
 from typing import Any
 
 import rclpy
 from rclpy.callback_groups import CallbackGroup
-from rclpy.context import Context
 from rclpy.executors import (
     Executor,
     ExternalShutdownException,
@@ -39,45 +36,17 @@ def callback_groups(node: Node) -> set[CallbackGroup]:
     return {node.default_callback_group} | {e.callback_group for e in entities}
 
 
-def executor_for(node: Node, context: Context | None = None) -> Executor:
+def executor_for(node: Node) -> Executor:
     """An executor with one thread per callback group of `node` (groups are what lets
     its callbacks run side by side), spinning `node` only."""
     groups = len(callback_groups(node))
     executor: Executor = (
-        SingleThreadedExecutor(context=context or node.context)
+        SingleThreadedExecutor(context=node.context)
         if groups <= 1
-        else MultiThreadedExecutor(num_threads=groups, context=context or node.context)
+        else MultiThreadedExecutor(num_threads=groups, context=node.context)
     )
     executor.add_node(node)
     return executor
-
-
-class NodeSpinner:
-    """Spins one node on its own executor in a daemon thread until `stop()`."""
-
-    def __init__(self, node: Node) -> None:
-        self.node = node
-        self.executor = executor_for(node)
-        self._stopping = False
-        self._thread = threading.Thread(
-            target=self._spin, name=f"spin:{node.get_name()}", daemon=True
-        )
-        self._thread.start()
-
-    def _spin(self) -> None:
-        try:
-            self.executor.spin()
-        except Exception:  # a shutdown race ends the spin; anything else is a bug
-            if self.node.context.ok() and not self._stopping:
-                raise
-
-    def stop(self, timeout_s: float = 5.0) -> None:
-        """Stop spinning (the node stays; destroying it is the owner's call)."""
-        self._stopping = True
-        self.executor.shutdown(timeout_sec=timeout_s)
-        if self._thread is not threading.current_thread():
-            self._thread.join(timeout=timeout_s)
-        self.executor.remove_node(self.node)
 
 
 def spin_node(make_node: Callable[[], Node], args: list[str] | None = None) -> None:

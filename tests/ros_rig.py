@@ -1,8 +1,9 @@
-"""Nodes of a test spun the way the stack spins them: one executor thread per node
-(`embodied_stack.nodes.spin.NodeSpinner`), in a context of the test's own."""
+"""Nodes of a test spun the way node processes spin them: each on its own executor
+(`embodied_stack.nodes.spin.executor_for`) in a thread, in a context of the test's own."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -10,7 +11,35 @@ import rclpy
 from rclpy.context import Context
 from rclpy.node import Node
 
-from embodied_stack.nodes.spin import NodeSpinner
+from embodied_stack.nodes.spin import executor_for
+
+
+class NodeSpinner:
+    """Spins one node on its own executor in a daemon thread until `stop()`."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.executor = executor_for(node)
+        self._stopping = False
+        self._thread = threading.Thread(
+            target=self._spin, name=f"spin:{node.get_name()}", daemon=True
+        )
+        self._thread.start()
+
+    def _spin(self) -> None:
+        try:
+            self.executor.spin()
+        except Exception:  # a shutdown race ends the spin; anything else is a bug
+            if self.node.context.ok() and not self._stopping:
+                raise
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Stop spinning (the node stays; destroying it is the owner's call)."""
+        self._stopping = True
+        self.executor.shutdown(timeout_sec=timeout_s)
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=timeout_s)
+        self.executor.remove_node(self.node)
 
 
 @contextmanager
