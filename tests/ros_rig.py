@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import rclpy
 from rclpy.context import Context
 from rclpy.node import Node
+from rclpy.publisher import Publisher
+from std_msgs.msg import Header
 
 from embodied_stack.nodes.spin import executor_for
 
@@ -60,3 +63,24 @@ def spinning(*factories: Callable[[Context], Node]) -> Iterator[list[Node]]:
         for node in nodes:
             node.destroy_node()
         rclpy.try_shutdown(context=context)
+
+
+@contextmanager
+def beating(heartbeat: Publisher, enabled: threading.Event) -> Iterator[None]:
+    """A kill switch's heartbeat stand-in: beats at 100 Hz on `heartbeat` while
+    `enabled` is set (clear it to let the heartbeat go stale)."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.is_set():
+            if enabled.is_set():
+                heartbeat.publish(Header())
+            time.sleep(0.01)
+
+    heart = threading.Thread(target=beat, name="test-heartbeat", daemon=True)
+    heart.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        heart.join()

@@ -41,7 +41,7 @@ from embodied_stack.schemas import (
     Provenance,
 )
 from embodied_stack.sim.predicates import evaluate
-from tests.ros_rig import spinning
+from tests.ros_rig import beating, spinning
 
 pytestmark = pytest.mark.ros
 PROFILE = load_robot("panda")
@@ -131,13 +131,6 @@ def make_probe(context: Context) -> Probe:
     return probe
 
 
-def beat(probe: Probe, stop: threading.Event) -> None:
-    while not stop.is_set():
-        if probe.beating.is_set():
-            probe.pubs["heartbeat"].publish(Header())
-        time.sleep(0.01)
-
-
 @pytest.fixture
 def rig() -> Iterator[tuple[MotionNode, Probe]]:
     timeout = Parameter("heartbeat_timeout_s", value=HEARTBEAT_TIMEOUT_S)
@@ -170,14 +163,8 @@ def rig() -> Iterator[tuple[MotionNode, Probe]]:
     with spinning(make_sim, make_motion, make_probe_node) as (_sim, motion, _p):
         assert isinstance(motion, MotionNode)
         probe = probes[0]
-        stop = threading.Event()
-        heart = threading.Thread(target=beat, args=(probe, stop), daemon=True)
-        heart.start()
-        try:
+        with beating(probe.pubs["heartbeat"], probe.beating):
             yield motion, probe
-        finally:
-            stop.set()
-            heart.join()
 
 
 def ready(probe: Probe, motion: MotionNode) -> None:

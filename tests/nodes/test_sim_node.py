@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +35,7 @@ from embodied_stack.nodes.ros_conversions import (
 from embodied_stack.nodes.sim_node import SimNode
 from embodied_stack.robot import load_robot
 from embodied_stack.schemas import GroundTruth, SimControl, SimControlOp, Trip
-from tests.ros_rig import spinning
+from tests.ros_rig import beating, spinning
 
 pytestmark = pytest.mark.ros
 PROFILE = load_robot("panda")
@@ -116,13 +116,6 @@ def make_probe(context: Context) -> Probe:
     return probe
 
 
-def beat(probe: Probe, stop: threading.Event) -> None:
-    while not stop.is_set():
-        if probe.beating.is_set():
-            probe.pubs["heartbeat"].publish(Header())
-        time.sleep(0.01)
-
-
 @pytest.fixture
 def rig(request: pytest.FixtureRequest) -> Iterator[tuple[SimNode, Probe]]:
     """sim_node and a probe; the render worker only where a test asks for it (it is slow
@@ -142,27 +135,19 @@ def rig(request: pytest.FixtureRequest) -> Iterator[tuple[SimNode, Probe]]:
             ],
         )
 
-    with spinning(make_sim, lambda c: probe_node(c, probes)) as (sim, _), beating(probes[0]):
+    with spinning(make_sim, lambda c: probe_node(c, probes)) as (sim, _), heartbeat(probes[0]):
         assert isinstance(sim, SimNode)
         yield sim, probes[0]
+
+
+def heartbeat(probe: Probe) -> AbstractContextManager[None]:
+    """The probe's heartbeat (it beats while `probe.beating` is set)."""
+    return beating(probe.pubs["heartbeat"], probe.beating)
 
 
 def probe_node(context: Context, probes: list[Probe]) -> Node:
     probes.append(make_probe(context))
     return probes[-1].node
-
-
-@contextmanager
-def beating(probe: Probe) -> Iterator[None]:
-    """The probe's heartbeat thread (it beats while `probe.beating` is set)."""
-    stop = threading.Event()
-    heart = threading.Thread(target=beat, args=(probe, stop), daemon=True)
-    heart.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        heart.join()
 
 
 def arm_ready(sim: SimNode, probe: Probe) -> None:
@@ -327,7 +312,7 @@ def test_a_dead_commander_makes_the_actuator_side_hold() -> None:
     with spinning(make_sim, lambda c: probe_node(c, probes), make_commander) as (sim, _, _c):
         assert isinstance(sim, SimNode)
         probe, beacon = probes[0], beacons[0]
-        with beating(probe):
+        with heartbeat(probe):
             arm_ready(sim, probe)
             target = np.add(HOME, [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
             probe.send(target, 60.0)
