@@ -280,9 +280,12 @@ def _open_gripper(args: SkillArgs, world: WorldModel, ctx: SkillContext) -> Expa
 
 
 def _close_gripper(args: SkillArgs, world: WorldModel, ctx: SkillContext) -> Expansion:
+    """Close the fingers: on nothing they shut (a later pick opens them again first);
+    on a held object they stop at its width."""
     motion = MotionBuilder(ctx, world)
     motion.gripper(0.0, "close")
-    return Expansion(motion.segments, world)
+    closed = grip_width(_held(world)) if world.held is not None else 0.0
+    return Expansion(motion.segments, replace(world, gripper_opening=closed))
 
 
 def _set_speed(args: SkillArgs, world: WorldModel, ctx: SkillContext) -> Expansion:

@@ -161,3 +161,22 @@ def test_every_planned_segment_stays_within_the_limits(
     assert len(segments) > 10
     for segment in segments:
         assert_within(segment.command, segment.start, ctx.limits, ctx.chain, profile)
+
+
+def test_a_pick_after_close_gripper_opens_the_fingers_before_descending(
+    scene: Scene, ctx: SkillContext, profile: RobotProfile
+) -> None:
+    """close_gripper predicts shut fingers, so the pick that follows opens them first."""
+    from embodied_stack.control.segments import GripperSegment, TrajectorySegment
+
+    plan = plan_of(("close_gripper", {}), ("pick", {"object": "red_cube"}))
+    expansions, error = validate_plan(plan.steps, world_for(scene, profile), ctx)
+    assert error is None
+    closed, picked = expansions
+    assert closed.world.gripper_opening == 0.0
+    kinds = [(type(s), s.label) for s in picked.segments]
+    opening = kinds.index((GripperSegment, "open for the grasp"))
+    descent = kinds.index((TrajectorySegment, "descend to grasp"))
+    assert opening < descent
+    first = picked.segments[opening]
+    assert isinstance(first, GripperSegment) and first.opening > 0.04 + 0.01  # wider than the cube
