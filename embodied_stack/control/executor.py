@@ -120,8 +120,9 @@ class PlanExecutor:
         self._measured_effort: float | None = None
         self._moved = False  # a trajectory or gripper command went out
         self.violations: list[Violation] = []  # what the gate refused, for the audit log
-        _, error = validate_plan(plan.steps, world, ctx)
+        expansions, error = validate_plan(plan.steps, world, ctx)
         if error is not None:
+            self.step_index = len(expansions)  # the step that failed
             self._finish(MotionState.FAILED, f"rejected before moving: {error}")
         elif not plan.steps:
             self._finish(MotionState.DONE, None)

@@ -88,8 +88,27 @@ def test_bad_plans_are_rejected_before_anything_moves(
     ctx: SkillContext,
     profile: RobotProfile,
 ) -> None:
-    error = rejected(plan_of(*steps), scene, ctx, profile)
+    plan = plan_of(*steps)
+    error = rejected(plan, scene, ctx, profile)
     assert reason in error
+    failing = int(error.removeprefix("rejected before moving: step ").split(" ")[0]) - 1
+    status = PlanExecutor(plan, world_for(scene, profile), ctx).status()
+    assert status.step_index == failing  # the step that failed, not the first one
+    assert status.skill == plan.steps[failing].skill
+
+
+def test_a_rejected_plan_reports_the_failing_step(
+    scene: Scene, ctx: SkillContext, profile: RobotProfile
+) -> None:
+    plan = plan_of(
+        ("pick", {"object": "red_cube"}),
+        ("move_to", {"x": 0.5, "y": 0.0, "z": 0.3}),
+        ("place_at", {"x": 0.95, "y": 0.0}),
+    )
+    status = PlanExecutor(plan, world_for(scene, profile), ctx).status()
+    assert status.state is MotionState.FAILED
+    assert (status.step_index, status.skill) == (2, "place_at")
+    assert status.error is not None and "step 3 (place_at)" in status.error
 
 
 def test_unknown_skill_is_rejected(scene: Scene, ctx: SkillContext, profile: RobotProfile) -> None:
