@@ -29,6 +29,7 @@ from embodied_stack.audit.record import (
     log_file_name,
     log_files,
     read_log_file,
+    record_problem,
     seal,
 )
 from embodied_stack.audit.verify import TornTail, VerifyReport, verify
@@ -264,12 +265,15 @@ def _last_head(files: list[Path]) -> _Head:
 def _head_of(path: Path, line: bytes) -> _Head:
     parts = hashed_text(line)
     try:
-        record = AuditRecord.model_validate(json.loads(line))
+        record = json.loads(line)
     except ValueError as exc:
-        raise AuditLogError(f"{path}: last record is not valid ({exc}); run audit verify") from exc
-    if parts is None or line_hash(parts[0]) != record.hash:
-        raise AuditLogError(f"{path}: last record (seq {record.seq}) fails its hash; run verify")
-    return _Head(seq=record.seq + 1, hash=record.hash, file_index=file_index(path) or 1)
+        raise AuditLogError(f"{path}: last record is not JSON ({exc}); run audit verify") from exc
+    problem = "no hash field" if parts is None else record_problem(record, parts[1])
+    if parts is None or problem is not None:
+        raise AuditLogError(f"{path}: last record: {problem}; run audit verify")
+    if line_hash(parts[0]) != parts[1]:
+        raise AuditLogError(f"{path}: last record (seq {record['seq']}) fails its hash; run verify")
+    return _Head(seq=record["seq"] + 1, hash=parts[1], file_index=file_index(path) or 1)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -44,6 +44,54 @@ RECORD_KEYS = frozenset(
 )
 
 
+# The JSON types of a record's fields (bool is an int in Python: it is allowed only
+# where it is listed).
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "seq": (int,),
+    "time": (int, float),
+    "robot_id": (str,),
+    "actor": (str,),
+    "kind": (str,),
+    "model": (dict, type(None)),
+    "ai_generated": (bool,),
+    "payload": (dict,),
+    "source": (str,),
+    "source_seq": (int, type(None)),
+    "prev_hash": (str,),
+    "hash": (str,),
+}
+_TYPE_NAMES: dict[type, str] = {
+    dict: "an object",
+    list: "an array",
+    type(None): "null",
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+}
+
+
+def _json_type(value: Any) -> str:
+    return _TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+def record_problem(rec: Any, stored_hash: str) -> str | None:
+    """Why a parsed line is not an audit record (keys, field types, a second `hash`),
+    or None. `stored_hash` is the hash `hashed_text` found in the line."""
+    if not isinstance(rec, dict) or set(rec) != RECORD_KEYS:
+        return "not an audit record (fields missing, added or renamed)"
+    for key, allowed in _FIELD_TYPES.items():
+        value = rec[key]
+        if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
+            wanted = " or ".join(_TYPE_NAMES[t] for t in allowed)
+            return f"not an audit record ({key} is {_json_type(value)}, not {wanted})"
+    if rec["seq"] < 0:
+        return f"not an audit record (seq {rec['seq']} is negative)"
+    if rec["hash"] != stored_hash:
+        return "not an audit record (a second hash field)"
+    return None
+
+
 class AuditRecord(BaseModel):
     """One line of the audit log."""
 

@@ -13,9 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from embodied_stack.audit.record import (
     GENESIS_HASH,
-    RECORD_KEYS,
     hashed_text,
     line_hash,
+    record_problem,
     resolve_files,
 )
 
@@ -122,11 +122,14 @@ class _Chain:
             rec = json.loads(line)
         except ValueError:
             return "not valid JSON (modified or torn)"
-        if parts is None or not isinstance(rec, dict) or set(rec) != RECORD_KEYS:
-            return "not an audit record (fields missing, added or renamed)"
+        if parts is None:
+            return "not an audit record (no hash field of 64 hex digits)"
+        shape = record_problem(rec, parts[1])
+        if shape is not None:
+            return shape
         seq, expected = rec["seq"], self.expected
         if expected is not None and seq != expected:
-            if isinstance(seq, int) and seq > expected:
+            if seq > expected:
                 return f"seq jumps from {expected} to {seq}: record(s) deleted or reordered"
             return f"found seq {seq} where {expected} belongs: record inserted or reordered"
         if self.prev is not None and rec["prev_hash"] != self.prev:
@@ -150,7 +153,7 @@ class _Chain:
         self.hashes.add(rec["hash"])
         self.expected, self.prev = rec["seq"] + 1, rec["hash"]
         if rec["kind"] == "gap":
-            reason = str(rec["payload"].get("reason", "gap"))
+            reason = str(rec["payload"].get("reason", "gap"))  # payload: an object (checked)
             r.gaps.append(GapNote(seq=rec["seq"], file=file, reason=reason))
 
 

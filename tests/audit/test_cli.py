@@ -9,7 +9,7 @@ import pytest
 
 from embodied_stack.audit.emitter import AuditEmitter
 from embodied_stack.audit.log import AuditLog
-from embodied_stack.audit.record import audit_slice, log_files
+from embodied_stack.audit.record import audit_slice, canonical_json, line_hash, log_files
 from embodied_stack.cli import main
 from embodied_stack.schemas import AuditEvent, ModelProvenance
 
@@ -42,6 +42,23 @@ def test_verify_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     report = json.loads(capsys.readouterr().out)
     assert report["ok"] is False and report["first_bad_seq"] == 2
     assert main(["audit", "verify", str(tmp_path / "missing")]) == 1
+
+
+def test_verify_names_a_forged_record_without_crashing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A forger's gap record with a valid hash and a payload that is no object."""
+    path = _log(tmp_path)
+    file = log_files(path)[0]
+    lines = file.read_bytes().splitlines(keepends=True)
+    record = json.loads(lines[-1])
+    record.update(kind="gap", payload=["torn"])
+    del record["hash"]
+    record["hash"] = line_hash(canonical_json(record).encode())
+    file.write_bytes(b"".join(lines[:-1]) + (canonical_json(record) + "\n").encode())
+    assert main(["audit", "verify", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("BAD at seq 3 (audit-000001.jsonl:4): not an audit record (payload")
 
 
 def test_show_filters(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

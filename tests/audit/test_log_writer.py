@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from embodied_stack.audit.emitter import AuditEmitter
 from embodied_stack.audit.log import AuditLog, AuditLogError, verify
-from embodied_stack.audit.record import log_file_name, log_files, read_records
+from embodied_stack.audit.record import (
+    canonical_json,
+    line_hash,
+    log_file_name,
+    log_files,
+    read_records,
+)
 from embodied_stack.schemas import ModelProvenance
 from tests.audit.helpers import write_log
 
@@ -87,15 +96,13 @@ except AuditLogError as exc:
 
 
 def _run_on_read_only_dir(log_dir: Path) -> subprocess.CompletedProcess[str]:
-    """Run the probe with log_dir read-only: by permissions, or (root ignores those) by
-    a read-only bind mount in a private mount namespace."""
+    """Run the probe with log_dir read-only: by permissions on the directory and on every
+    file in it (the writer appends to the last file), or (root ignores permissions) by a
+    read-only bind mount in a private mount namespace."""
     probe = [sys.executable, "-c", READ_ONLY_PROBE, str(log_dir)]
     if os.geteuid() != 0:
-        log_dir.chmod(0o555)
-        try:
+        with _read_only(log_dir):
             return subprocess.run(probe, capture_output=True, text=True, timeout=60)
-        finally:
-            log_dir.chmod(0o755)
     unshare = shutil.which("unshare")
     if unshare is None:
         pytest.skip("no unshare(1) for a read-only mount")
@@ -105,6 +112,20 @@ def _run_on_read_only_dir(log_dir: Path) -> subprocess.CompletedProcess[str]:
     if "mount" in result.stderr:
         pytest.skip(f"cannot make a read-only mount here: {result.stderr.strip()}")
     return result
+
+
+@contextlib.contextmanager
+def _read_only(log_dir: Path) -> Iterator[None]:
+    """log_dir and its files read-only for their owner (not for root), restored after."""
+    paths = [*log_dir.iterdir(), log_dir]
+    modes = {path: path.stat().st_mode for path in paths}
+    for path in paths:
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    try:
+        yield
+    finally:
+        for path, mode in modes.items():
+            path.chmod(mode)
 
 
 def test_read_only_log_dir_fails_with_a_clear_error(tmp_path: Path) -> None:
@@ -120,4 +141,18 @@ def test_a_corrupt_last_record_stops_the_writer(tmp_path: Path) -> None:
     path = log_files(tmp_path)[0]
     path.write_bytes(path.read_bytes().replace(b'"i":2', b'"i":9'))
     with pytest.raises(AuditLogError, match="fails its hash"):
+        AuditLog(tmp_path, robot_id="robot-t")
+
+
+def test_a_forged_last_record_of_the_wrong_shape_stops_the_writer(tmp_path: Path) -> None:
+    """A valid hash over a record whose seq is no integer: the writer does not chain on."""
+    write_log(tmp_path, 3)
+    path = log_files(tmp_path)[0]
+    lines = path.read_bytes().splitlines(keepends=True)
+    record = json.loads(lines[-1])
+    record["seq"] = True
+    del record["hash"]
+    record["hash"] = line_hash(canonical_json(record).encode())
+    path.write_bytes(b"".join(lines[:-1]) + (canonical_json(record) + "\n").encode())
+    with pytest.raises(AuditLogError, match="not an audit record \\(seq is a boolean"):
         AuditLog(tmp_path, robot_id="robot-t")

@@ -5,12 +5,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from embodied_stack.audit.emitter import AuditEmitter
 from embodied_stack.audit.log import AuditLog, verify
-from embodied_stack.audit.record import canonical_json, line_hash, log_files
+from embodied_stack.audit.record import (
+    RECORD_KEYS,
+    canonical_json,
+    line_hash,
+    log_files,
+    record_problem,
+)
 from tests.audit.helpers import lines_of, write_log
 
 COUNT = 12
@@ -150,3 +157,115 @@ def test_whole_records_cut_from_the_end_are_found_against_a_published_head(
     report = verify(tmp_path, expect_head=published)
     assert (report.ok, report.first_bad_seq) == (False, COUNT - 2)
     assert verify(tmp_path, expect_head=json.loads(lines[3])["hash"]).ok
+
+
+# ---- forged records: a recomputed hash over fields of the wrong type -----------------
+
+
+def _forged(line: bytes, **fields: object) -> bytes:
+    """The record of `line` with `fields` replaced and its hash recomputed, as a forger
+    who knows the format would write it."""
+    record = json.loads(line)
+    record.update(fields)
+    del record["hash"]
+    record["hash"] = line_hash(canonical_json(record).encode())
+    return (canonical_json(record) + "\n").encode()
+
+
+def _forge_last(tmp_path: Path, **fields: object) -> Path:
+    """A log whose last record (seq COUNT-1, chained to the one before) is forged."""
+    path = _single_file_log(tmp_path)
+    lines = lines_of(path)
+    lines[-1] = _forged(lines[-1], **fields)
+    path.write_bytes(b"".join(lines))
+    return path
+
+
+@pytest.mark.parametrize("payload", [[1, 2], "torn", 7, None, True])
+def test_a_forged_gap_whose_payload_is_no_object_is_not_a_record(
+    tmp_path: Path, payload: object
+) -> None:
+    path = _forge_last(tmp_path, kind="gap", payload=payload)
+    for target in (tmp_path, path):  # the log, and its one file on its own
+        report = verify(target)
+        assert (report.ok, report.first_bad_seq, report.records) == (False, COUNT - 1, COUNT - 1)
+        assert (report.problem or "").startswith("not an audit record (payload is ")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "said"),
+    [
+        ("seq", "11", "seq is a string"),
+        ("seq", 11.0, "seq is a number"),
+        ("seq", None, "seq is null"),
+        ("seq", -1, "seq -1 is negative"),
+        ("prev_hash", 0, "prev_hash is an integer"),
+        ("prev_hash", ["0" * 64], "prev_hash is an array"),
+        ("time", False, "time is a boolean"),
+        ("model", "qwen", "model is a string"),
+        ("ai_generated", 1, "ai_generated is an integer"),
+        ("kind", {"gap": 1}, "kind is an object"),
+    ],
+)
+def test_a_forged_field_of_the_wrong_type_is_not_a_record(
+    tmp_path: Path, field: str, value: object, said: str
+) -> None:
+    path = _forge_last(tmp_path, **{field: value})
+    report = verify(tmp_path)
+    assert (report.ok, report.first_bad_seq) == (False, COUNT - 1)
+    assert (report.problem or "").startswith(f"not an audit record ({said}")
+    assert not verify(path).ok  # the file on its own: no crash either
+
+
+def test_seq_true_is_not_seq_one(tmp_path: Path) -> None:
+    """JSON `true` equals 1 in Python: a forged first record must not pass as seq 1."""
+    write_log(tmp_path, 2)
+    (path,) = log_files(tmp_path)
+    lines = lines_of(path)
+    lines[1] = _forged(lines[1], seq=True)
+    path.write_bytes(b"".join(lines))
+    report = verify(tmp_path)
+    assert (report.ok, report.first_bad_seq) == (False, 1)
+    assert report.problem == "not an audit record (seq is a boolean, not an integer)"
+
+
+def test_a_second_hash_field_is_not_a_record(tmp_path: Path) -> None:
+    path = _single_file_log(tmp_path)
+    lines = lines_of(path)
+    lines[-1] = lines[-1].replace(b'"source":', b'"hash":"' + b"ab" * 32 + b'","source":')
+    path.write_bytes(b"".join(lines))
+    report = verify(tmp_path)
+    assert (report.ok, report.first_bad_seq) == (False, COUNT - 1)
+    assert report.problem == "not an audit record (a second hash field)"
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    index=st.integers(min_value=0, max_value=COUNT - 1),
+    field=st.sampled_from(sorted(RECORD_KEYS - {"hash"})),
+    value=json_values,
+)
+def test_any_forged_field_is_judged_never_crashes(tmp_path_factory, index, field, value) -> None:  # type: ignore[no-untyped-def]
+    """Any JSON value in any field, hash recomputed: verify answers, and a value of the
+    wrong type is 'not an audit record' at that record's seq."""
+    log_dir = tmp_path_factory.mktemp("forged")
+    path = _single_file_log(log_dir)
+    lines = lines_of(path)
+    original = json.loads(lines[index])
+    lines[index] = _forged(lines[index], **{field: value})
+    path.write_bytes(b"".join(lines))
+    report = verify(log_dir)
+    verify(path)  # the single file, unanchored: answers too
+    if _json_equal(value, original[field]):  # the same line: nothing was changed
+        assert report.ok, report.summary()
+    elif record_problem({**original, field: value}, original["hash"]) is not None:
+        assert (report.ok, report.first_bad_seq) == (False, index), report.summary()
+        assert (report.problem or "").startswith("not an audit record")
+    elif not report.ok:  # a well-typed forgery breaks the chain here or at the next record
+        assert report.first_bad_seq in (index, index + 1), report.summary()
+    else:  # ... unless it is the last record and its seq and prev_hash are left alone
+        assert index == COUNT - 1 and field not in ("seq", "prev_hash")
+
+
+def _json_equal(a: object, b: object) -> bool:
+    return canonical_json({"v": a}) == canonical_json({"v": b})
