@@ -384,6 +384,7 @@ class BodyState(BaseModel):
     position: Vec3
     orientation: tuple[float, float, float, float]  # quaternion x, y, z, w
     linear_velocity: Vec3 = (0.0, 0.0, 0.0)
+    angular_velocity: Vec3 = (0.0, 0.0, 0.0)  # rad/s, world frame
 
 
 class GroundTruth(Message):
@@ -395,6 +396,7 @@ class GroundTruth(Message):
     tcp: BodyState
     tcp_speed: float
     joint_positions: list[float] = Field(default_factory=list)
+    joint_velocities: list[float] = Field(default_factory=list)  # arm joints, rad/s
     gripper_opening: float = 0.0
     contacts: list[tuple[str, str]] = Field(default_factory=list)
 

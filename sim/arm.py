@@ -144,6 +144,12 @@ class Arm:
 
     def link_pose(self, link: int) -> tuple[Array, Array, Array]:
         """World position, quaternion xyzw and linear velocity of a link's frame."""
+        pos, orn, linear, _angular = self.link_state(link)
+        return pos, orn, linear
+
+    def link_state(self, link: int) -> tuple[Array, Array, Array, Array]:
+        """World position, quaternion xyzw, linear and angular velocity of a link's frame
+        (the fixed base: at rest)."""
         if link == -1:
             # PyBullet reports the base's centre of mass; undo its inertial offset.
             com_pos, com_orn = pb.getBasePositionAndOrientation(
@@ -152,7 +158,7 @@ class Arm:
             info = pb.getDynamicsInfo(self.body, -1, physicsClientId=self.client)
             inv_pos, inv_orn = pb.invertTransform(info[3], info[4])
             pos, orn = pb.multiplyTransforms(com_pos, com_orn, inv_pos, inv_orn)
-            return np.array(pos), np.array(orn), np.zeros(3)
+            return np.array(pos), np.array(orn), np.zeros(3), np.zeros(3)
         state = pb.getLinkState(
             self.body,
             link,
@@ -160,4 +166,4 @@ class Arm:
             computeForwardKinematics=1,
             physicsClientId=self.client,
         )
-        return np.array(state[4]), np.array(state[5]), np.array(state[6])
+        return np.array(state[4]), np.array(state[5]), np.array(state[6]), np.array(state[7])

@@ -35,7 +35,9 @@ def _swing(world: SimWorld) -> JointTrajectoryCommand:
 
 def measure_physics(world: SimWorld, seconds: float) -> float:
     """Physics steps per wall second."""
-    world.command_trajectory(_swing(world))
+    problems = world.command_trajectory(_swing(world))
+    if problems:  # a held arm is a lighter load than a task: the figure would flatter
+        raise RuntimeError(f"bench sim: the swing trajectory was rejected: {problems}")
     steps, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         world.step(240)

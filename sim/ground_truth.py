@@ -27,20 +27,27 @@ def object_states(world: SimWorld) -> dict[str, BodyState]:
     states = {}
     for object_id, body in world.objects.items():
         pos, orn = pb.getBasePositionAndOrientation(body, physicsClientId=world.client)
-        lin, _ang = pb.getBaseVelocity(body, physicsClientId=world.client)
+        lin, ang = pb.getBaseVelocity(body, physicsClientId=world.client)
         states[object_id] = BodyState(
-            position=_vec3(pos), orientation=_quat(orn), linear_velocity=_vec3(lin)
+            position=_vec3(pos),
+            orientation=_quat(orn),
+            linear_velocity=_vec3(lin),
+            angular_velocity=_vec3(ang),
         )
     return states
 
 
 def link_states(world: SimWorld) -> dict[str, BodyState]:
+    """Every link of the robot (the base included), by URDF link name."""
     arm = world.arm
     states = {}
     for index, name in arm.link_names.items():
-        pos, orn, vel = arm.link_pose(index)
+        pos, orn, linear, angular = arm.link_state(index)
         states[name] = BodyState(
-            position=_vec3(pos), orientation=_quat(orn), linear_velocity=_vec3(vel)
+            position=_vec3(pos),
+            orientation=_quat(orn),
+            linear_velocity=_vec3(linear),
+            angular_velocity=_vec3(angular),
         )
     return states
 
@@ -70,7 +77,7 @@ def contact_pairs(world: SimWorld) -> list[tuple[str, str]]:
 def read_ground_truth(world: SimWorld) -> GroundTruth:
     links = link_states(world)
     tcp = links[world.robot.tcp_link]
-    q, _qd, _e = world.arm.joint_arrays(world.arm.arm_joints)
+    q, qd, _e = world.arm.joint_arrays(world.arm.arm_joints)
     return GroundTruth(
         sim_time=world.sim_time,
         objects=object_states(world),
@@ -78,6 +85,7 @@ def read_ground_truth(world: SimWorld) -> GroundTruth:
         tcp=tcp,
         tcp_speed=float(np.linalg.norm(tcp.linear_velocity)),
         joint_positions=[float(v) for v in q],
+        joint_velocities=[float(v) for v in qd],
         gripper_opening=world.arm.gripper_opening(),
         contacts=contact_pairs(world),
     )

@@ -62,7 +62,10 @@ class SimWorld:
         self.listeners: list[StepListener] = []
         self.last_rejection: list[str] = []
         self.follower = TrajectoryFollower(
-            joint_names=self.robot.joints, lower=self.robot.lower, upper=self.robot.upper
+            joint_names=self.robot.joints,
+            lower=self.robot.lower,
+            upper=self.robot.upper,
+            max_velocity=self.robot.max_velocity,
         )
         self._gripper_target = self.robot.gripper.max_opening
         self.arm = self._build()

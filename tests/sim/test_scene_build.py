@@ -12,6 +12,7 @@ import pytest
 from embodied_stack.camera import Intrinsics, deproject, project, world_from_optical
 from embodied_stack.config import parse_yaml
 from embodied_stack.errors import ConfigError
+from embodied_stack.motion_types import JointTrajectoryCommand, TrajectoryPoint
 from embodied_stack.scene import PALETTE, Color, Scene, load_scene, load_suite
 from embodied_stack.sim.world import SimWorld
 from tests.conftest import REDTEAM_PUBLIC, TASKS_PUBLIC
@@ -167,3 +168,28 @@ def test_a_world_without_visuals_simulates_the_same_and_refuses_to_render() -> N
         assert full.ground_truth().model_dump() == bare.ground_truth().model_dump()
         with pytest.raises(RuntimeError, match="without visuals"):
             bare.render()
+
+
+def test_ground_truth_has_every_link_with_velocities() -> None:
+    """Every robot link (base included) by URDF name, joint velocities, angular
+    velocities of links turning with a joint."""
+    with SimWorld(scene=Scene.model_validate(parse_yaml(EVERY_KIND))) as world:
+        body, client = world.arm.body, world.client
+        links = {world.robot.base_link} | {
+            pb.getJointInfo(body, j, physicsClientId=client)[12].decode()
+            for j in range(pb.getNumJoints(body, physicsClientId=client))
+        }
+        names = tuple(world.robot.joints)
+        moving = np.add(world.robot.home, [0.5, 0, 0, 0, 0, 0, 0])
+        point = TrajectoryPoint(tuple(moving), 1.0)
+        assert world.command_trajectory(JointTrajectoryCommand(names, (point,))) == []
+        world.step(120)  # half-way: joint 1 turns at 0.5 rad/s
+        truth = world.ground_truth()
+    assert set(truth.links) == links
+    assert len(truth.joint_velocities) == len(names)
+    assert truth.joint_velocities[0] == pytest.approx(0.5, abs=0.05)
+    assert np.allclose(truth.joint_velocities[1:], 0.0, atol=0.05)
+    hand = truth.links[world.robot.tcp_link]
+    assert hand.angular_velocity[2] == pytest.approx(0.5, abs=0.05)  # about world z
+    assert truth.links[world.robot.base_link].angular_velocity == (0.0, 0.0, 0.0)
+    assert np.allclose(truth.objects["cube"].angular_velocity, 0.0, atol=1e-3)

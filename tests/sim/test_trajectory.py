@@ -160,3 +160,60 @@ def test_follower_uses_hermite_with_velocities() -> None:
     q, qd = follower.sample(0.5)
     assert q[0] == pytest.approx(0.5) and qd[0] == pytest.approx(1.5)  # smoothstep
     assert follower.sample(0.0001)[1][0] == pytest.approx(0.0, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("points", "reason"),
+    [
+        # a single point 0.5 rad away in 0.05 s: 10 rad/s from the current setpoint
+        ([(0.5, 0.05, ())], "start -> point 0: panda_joint1 at 9.9"),
+        # a fast segment between two slow points
+        ([(0.1, 1.0, ()), (0.9, 1.1, ())], "point 0 -> point 1: panda_joint1 at 7.9"),
+        # a stated velocity above the joint's 2.175 rad/s
+        ([(0.1, 1.0, (3.0,))], "point 0: panda_joint1 at 3.000 rad/s above its velocity"),
+        # a first point at t = 0 away from the setpoint: a jump
+        ([(0.3, 0.0, ())], "start -> point 0: panda_joint1 at inf rad/s"),
+        ([(0.1, -0.5, ())], "point 0: time_from_start -0.5 is negative"),
+    ],
+)
+def test_points_above_the_joint_velocity_limits_are_rejected_and_the_arm_holds(
+    fresh: SimWorld, points: list[tuple[float, float, tuple[float, ...]]], reason: str
+) -> None:
+    world = fresh
+    names = tuple(world.robot.joints)
+    home = np.array(world.robot.home)
+
+    def point(offset: float, t: float, v1: tuple[float, ...]) -> TrajectoryPoint:
+        first = np.eye(len(names))[0]  # joint 1 only
+        velocities = tuple((v1[0] * first).tolist()) if v1 else ()
+        return TrajectoryPoint(tuple((home + offset * first).tolist()), t, velocities)
+
+    cmd = JointTrajectoryCommand(names, tuple(point(*p) for p in points))
+    problems = world.command_trajectory(cmd)
+    assert any(reason in p for p in problems), problems
+    world.step(24)
+    held = arm_q(world)
+    run_until(world, 1.5)
+    assert np.abs(arm_q(world) - home).max() < 0.005 and np.abs(arm_q(world) - held).max() < 0.005
+
+
+def test_a_move_at_the_velocity_limit_is_followed(fresh: SimWorld) -> None:
+    """Exactly at the limit (linear segments, 2.175 rad/s on joint 1) is allowed."""
+    world = fresh
+    names = tuple(world.robot.joints)
+    limit = world.robot.max_velocity[0]
+    target = np.add(world.robot.home, [limit * 0.4, 0, 0, 0, 0, 0, 0])
+    cmd = JointTrajectoryCommand(names, (TrajectoryPoint(tuple(target), 0.4),))
+    assert world.command_trajectory(cmd) == []
+
+
+def test_follower_checks_velocity_limits_only_when_given() -> None:
+    fast = JointTrajectoryCommand(("a",), (TrajectoryPoint((0.9,), 0.1),))
+    unchecked = TrajectoryFollower(joint_names=["a"], lower=[-1.0], upper=[1.0])
+    assert unchecked.start(fast, now=0.0) == []
+    checked = TrajectoryFollower(joint_names=["a"], lower=[-1.0], upper=[1.0], max_velocity=[1.0])
+    assert checked.start(fast, now=0.0) == [
+        "start -> point 0: a at 8.950 rad/s above its velocity limit 1.000 rad/s"
+    ]
+    with pytest.raises(ValueError, match="2 velocity limits for 1 joints"):
+        TrajectoryFollower(joint_names=["a"], lower=[-1.0], upper=[1.0], max_velocity=[1.0, 2.0])
