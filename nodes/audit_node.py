@@ -31,7 +31,7 @@ from std_msgs.msg import Bool, String
 
 from embodied_stack.audit.bundler import BundleConfig, IncidentBundler
 from embodied_stack.audit.record import AuditRecord
-from embodied_stack.audit.registry import load_registry
+from embodied_stack.audit.registry import UNREGISTERED_ROBOT_ID, load_registry
 from embodied_stack.audit.writer import AuditWriter, WriterConfig
 from embodied_stack.errors import ConfigError, SchemaError
 from embodied_stack.safety.incidents import IncidentWorker, PlanBook, StateHistory
@@ -44,7 +44,6 @@ from .ros_conversions import joint_state_from_ros, json_from_ros, json_to_ros
 from .spin import spin_node
 
 NODE_NAME = "audit_node"
-UNREGISTERED_ROBOT = "unregistered"
 UNKNOWN_POLICY = "unknown"
 # State kept as JSON for bundles; the MCAP ring also has the raw messages of these.
 STATE_JSON_TOPICS = ("motion/status", "safety/status", "perception/objects")
@@ -111,8 +110,9 @@ class AuditNode(Node):
         try:
             return load_registry(registry).robot_id
         except ConfigError as exc:
-            self.get_logger().error(f"registry invalid, logging as {UNREGISTERED_ROBOT!r}: {exc}")
-            return UNREGISTERED_ROBOT
+            fallback = UNREGISTERED_ROBOT_ID
+            self.get_logger().error(f"registry invalid, logging as {fallback!r}: {exc}")
+            return fallback
 
     # ---- events in ------------------------------------------------------------------------
 

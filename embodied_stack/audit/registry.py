@@ -16,8 +16,12 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from embodied_stack.config import config_path, load_yaml, validate
+from embodied_stack.errors import ConfigError
 from embodied_stack.schemas import RiskTier
 
+# The robot id of events and records when the registry names none (missing, unreadable
+# or invalid file): one value for every node, so such records are easy to find.
+UNREGISTERED_ROBOT_ID = "unregistered"
 BUILTIN_MODEL = "offline-grammar-1"
 BUILTIN_ENDPOINT = "builtin"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$"
@@ -149,6 +153,17 @@ def load_registry(path: str | Path | None = None) -> Registry:
     """Load and validate the registry; ConfigError names the file and every bad field."""
     resolved = config_path(str(path or "registry.yaml"))
     return validate(Registry, load_yaml(resolved), str(resolved))
+
+
+def registry_robot_id(path: str | Path | None = None) -> str:
+    """The robot id the registry file names, valid or not; UNREGISTERED_ROBOT_ID when the
+    file cannot be read or names none. For labelling events: whether the registry is
+    valid is for the nodes that need it (`load_registry`) to decide."""
+    try:
+        robot_id = load_yaml(config_path(str(path or "registry.yaml"))).get("robot_id")
+    except ConfigError:
+        return UNREGISTERED_ROBOT_ID
+    return str(robot_id) if robot_id else UNREGISTERED_ROBOT_ID
 
 
 def verify_password(registry: Registry, name: str, password: str) -> Operator | None:

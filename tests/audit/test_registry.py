@@ -12,10 +12,12 @@ from embodied_stack.audit import registry_cli
 from embodied_stack.audit.registry import (
     BUILTIN_ENDPOINT,
     BUILTIN_MODEL,
+    UNREGISTERED_ROBOT_ID,
     Action,
     Role,
     hash_password,
     load_registry,
+    registry_robot_id,
     role_allows,
 )
 from embodied_stack.config import config_path
@@ -133,3 +135,11 @@ def test_add_operator_to_a_block_list(tmp_path: Path) -> None:
     registry = load_registry(path)
     assert [o.name for o in registry.operators] == ["carol", "dave"]
     assert path.read_text().endswith("# end\n")
+
+
+def test_robot_id_for_labels_falls_back_to_one_name(tmp_path: Path) -> None:
+    assert registry_robot_id(_write(tmp_path, GOOD)) == "lab-arm-2"
+    invalid = GOOD.replace("approval_tier: 1", "approval_tier: lots")
+    assert registry_robot_id(_write(tmp_path, invalid)) == "lab-arm-2"  # labelled anyway
+    assert registry_robot_id(_write(tmp_path, "owner: {}\n")) == UNREGISTERED_ROBOT_ID
+    assert registry_robot_id(tmp_path / "missing.yaml") == UNREGISTERED_ROBOT_ID

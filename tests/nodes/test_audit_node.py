@@ -24,6 +24,7 @@ from std_msgs.msg import String
 
 from embodied_stack.audit.log import verify
 from embodied_stack.audit.record import log_file_name, read_records
+from embodied_stack.audit.registry import UNREGISTERED_ROBOT_ID
 from embodied_stack.nodes import qos
 from embodied_stack.nodes.audit_client import AuditClient
 from embodied_stack.nodes.audit_node import AuditNode
@@ -55,15 +56,16 @@ class Rig:
 
 
 @contextmanager
-def running(log_dir: Path | None) -> Iterator[Rig]:
-    """audit_node (unless log_dir is None) and a probe node on a private context."""
+def running(log_dir: Path | None, *params: Parameter) -> Iterator[Rig]:
+    """audit_node (unless log_dir is None; `params` its own) and a probe node on a
+    private context."""
     context = Context()
     rclpy.init(context=context)
     executor = MultiThreadedExecutor(context=context)
     nodes: list[Node] = []
     if log_dir is not None:
-        params = [Parameter("log_dir", value=str(log_dir)), Parameter("rotate_bytes", value=8192)]
-        nodes.append(AuditNode(context=context, parameter_overrides=params))
+        own = [Parameter("log_dir", value=str(log_dir)), Parameter("rotate_bytes", value=8192)]
+        nodes.append(AuditNode(context=context, parameter_overrides=[*own, *params]))
     probe = Node("motion_node", context=context)
     nodes.append(probe)
     rig = Rig(
@@ -133,6 +135,14 @@ def test_full_disk_means_no_durable_ack(tmp_path: Path) -> None:
     with running(tmp_path) as rig:
         assert not rig.client.emit_durable("motion_start", "alice", timeout_s=10.0)
         assert "No space left on device" in (rig.client.last_error or "")
+
+
+def test_without_a_valid_registry_its_own_records_say_unregistered(tmp_path: Path) -> None:
+    missing = Parameter("registry", value=str(tmp_path / "no-registry.yaml"))
+    with running(tmp_path / "audit", missing) as rig:
+        assert rig.client.emit_durable("motion_start", "alice", timeout_s=10.0)
+    restart = next(r for r in read_records(tmp_path / "audit") if r.kind == "restart")
+    assert restart.robot_id == UNREGISTERED_ROBOT_ID
 
 
 def test_no_audit_node_means_no_durable_ack() -> None:
