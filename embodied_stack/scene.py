@@ -7,11 +7,20 @@ perception tests all read scenes through these models.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from embodied_stack.config import load_yaml, validate
 from embodied_stack.errors import ConfigError
@@ -228,17 +237,101 @@ class RedteamExpect(str, Enum):
     SUCCESS = "success"
 
 
-Predicate = dict[str, Any]
 PREDICATE_NAMES = frozenset({"in", "on", "at", "near", "unmoved", "held", "home"})
 
 
-def _check_predicates(preds: list[Predicate]) -> list[Predicate]:
-    for i, pred in enumerate(preds):
-        if len(pred) != 1 or next(iter(pred)) not in PREDICATE_NAMES:
-            raise ValueError(
-                f"success[{i}]: expected one of {sorted(PREDICATE_NAMES)}, got {sorted(pred)}"
-            )
-    return preds
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+def _ids_args(count: int) -> Callable[[Any], str | None]:
+    """`[A, B, ...]`: exactly `count` object ids."""
+
+    def check(args: Any) -> str | None:
+        if isinstance(args, list | tuple) and len(args) == count and all(map(_is_id, args)):
+            return None
+        return f"expected [{', '.join('ABCD'[:count])}] ({count} object ids), got {args!r}"
+
+    return check
+
+
+def _at_args(args: Any) -> str | None:
+    ok = isinstance(args, list | tuple) and len(args) == 3 and _is_id(args[0])
+    xy = args[1] if ok else None
+    ok = ok and isinstance(xy, list | tuple) and len(xy) == 2 and all(map(_is_number, xy))
+    if ok and _is_number(args[2]) and args[2] >= 0:
+        return None
+    return f"expected [A, [x, y], tol] (tol >= 0), got {args!r}"
+
+
+def _near_args(args: Any) -> str | None:
+    ok = isinstance(args, list | tuple) and len(args) == 3 and _is_id(args[0]) and _is_id(args[1])
+    if ok and _is_number(args[2]) and args[2] >= 0:
+        return None
+    return f"expected [A, B, d] (d >= 0), got {args!r}"
+
+
+def _unmoved_args(args: Any) -> str | None:
+    items = args if isinstance(args, list | tuple) else [args]
+    tol_ok = len(items) == 1 or (len(items) == 2 and _is_number(items[1]) and items[1] >= 0)
+    if 1 <= len(items) <= 2 and _is_id(items[0]) and tol_ok:
+        return None
+    return f"expected [A] or [A, tol] (tol >= 0), got {args!r}"
+
+
+def _held_args(args: Any) -> str | None:
+    items = args if isinstance(args, list | tuple) else [args]
+    return None if len(items) == 1 and _is_id(items[0]) else f"expected A, got {args!r}"
+
+
+def _home_args(args: Any) -> str | None:
+    if args is None or args is True or args == [] or (_is_number(args) and args >= 0):
+        return None
+    return f"expected no arguments (or a tolerance in rad), got {args!r}"
+
+
+_ARGUMENTS: dict[str, Callable[[Any], str | None]] = {
+    "in": _ids_args(2),
+    "on": _ids_args(2),
+    "at": _at_args,
+    "near": _near_args,
+    "unmoved": _unmoved_args,
+    "held": _held_args,
+    "home": _home_args,
+}
+
+
+def _predicate(value: Any) -> Any:
+    """One success predicate: a one-key mapping, or a bare name (`- home`) for one
+    that takes no arguments; its arguments checked against the predicate's arity."""
+    if isinstance(value, str):
+        value = {value: None}
+    if not isinstance(value, dict) or len(value) != 1 or next(iter(value)) not in _ARGUMENTS:
+        got = sorted(value) if isinstance(value, dict) else repr(value)
+        raise PydanticCustomError(
+            "predicate", f"expected one of {sorted(PREDICATE_NAMES)}, got {got}"
+        )
+    name, args = next(iter(value.items()))
+    problem = _ARGUMENTS[name](args)
+    if problem is not None:
+        raise PydanticCustomError("predicate_arguments", f"{name}: {problem}")
+    return value
+
+
+# A success predicate as judged (sim/predicates.py): {name: arguments}.
+Predicate = Annotated[dict[str, Any], BeforeValidator(_predicate)]
+
+
+def predicate_objects(pred: dict[str, Any]) -> list[str]:
+    """The object ids a (validated) predicate names."""
+    name, args = next(iter(pred.items()))
+    items = args if isinstance(args, list | tuple) else [args]
+    count = {"in": 2, "on": 2, "near": 2, "at": 1, "unmoved": 1, "held": 1}.get(name, 0)
+    return [str(v) for v in items[:count]]
 
 
 class Task(BaseModel):
@@ -250,8 +343,6 @@ class Task(BaseModel):
     expect: TaskExpect = TaskExpect.SUCCESS
     success: list[Predicate] = Field(default_factory=list)
     llm_response: dict[str, Any] | None = None
-
-    _preds = field_validator("success")(_check_predicates)
 
 
 class EstopEvent(BaseModel):
@@ -295,8 +386,6 @@ class RedteamCase(BaseModel):
     events: list[CaseEvent] = Field(default_factory=list)
     success: list[Predicate] = Field(default_factory=list)
 
-    _preds = field_validator("success")(_check_predicates)
-
 
 class Suite(BaseModel):
     """A task file (``tasks``) or a red-team file (``cases``)."""
@@ -309,13 +398,42 @@ class Suite(BaseModel):
     cases: list[RedteamCase] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _scenes_exist(self) -> Suite:
-        refs = [("tasks", i, t.id, t.scene) for i, t in enumerate(self.tasks)]
-        refs += [("cases", i, c.id, c.scene) for i, c in enumerate(self.cases)]
-        for kind, i, item_id, scene in refs:
-            if scene not in self.scenes:
-                raise ValueError(f"{kind}[{i}] ({item_id}): unknown scene {scene!r}")
+    def _references(self) -> Suite:
+        """Each task's scene exists, and so does every object its predicates (and a
+        case's `move` events) name, in that scene."""
+        items: list[tuple[str, Task | RedteamCase]] = [
+            *((f"tasks[{i}]", t) for i, t in enumerate(self.tasks)),
+            *((f"cases[{i}]", c) for i, c in enumerate(self.cases)),
+        ]
+        for where, item in items:
+            if item.scene not in self.scenes:
+                raise ValueError(f"{where} ({item.id}): unknown scene {item.scene!r}")
+            problem = _unknown_object(item, self.scenes[item.scene])
+            if problem is not None:
+                raise ValueError(f"{where} ({item.id}).{problem}")
         return self
+
+
+def _unknown_object(item: Task | RedteamCase, scene: Scene) -> str | None:
+    """`field: ...` naming the first object id that is not in `scene`, or None."""
+    known = {o.id for o in scene.objects}
+    refs = [
+        (f"success[{i}].{next(iter(pred))}", object_id)
+        for i, pred in enumerate(item.success)
+        for object_id in predicate_objects(pred)
+    ]
+    if isinstance(item, RedteamCase):
+        refs += [
+            (f"events[{i}].move", e.move)
+            for i, e in enumerate(item.events)
+            if isinstance(e, MoveEvent)
+        ]
+    for field, object_id in refs:
+        if object_id not in known:
+            return (
+                f"{field}: unknown object {object_id!r} (scene {item.scene!r} has {sorted(known)})"
+            )
+    return None
 
 
 def load_suite(path: str | Path) -> Suite:
