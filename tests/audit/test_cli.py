@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from embodied_stack.audit.bench import batches
 from embodied_stack.audit.emitter import AuditEmitter
 from embodied_stack.audit.log import AuditLog
 from embodied_stack.audit.record import audit_slice, canonical_json, line_hash, log_files
@@ -78,12 +79,20 @@ def test_show_filters(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
 
 def test_bench_writes_its_figures(tmp_path: Path) -> None:
     out = tmp_path / "audit.json"
-    argv = ["bench", "audit", "--json", str(out), "--appends", "50", "--events", "512"]
+    argv = ["bench", "audit", "--json", str(out), "--appends", "50", "--events", "300"]
+    argv += ["--batch", "128", "--end-to-end", "0"]  # end to end: tests/nodes/test_audit_node
     assert main([*argv, "--dir", str(tmp_path)]) == 0
     figures = json.loads(out.read_text())
     for key in ("append_p50_ms", "append_p99_ms", "events_per_s", "verify_events_per_s"):
         assert figures[key] > 0
-    assert figures["records_verified"] == 50 + 512
+    assert figures["events_per_s_scope"].startswith("writer only")
+    assert figures["records_verified"] == 50 + 300  # 300 is no multiple of 128: no extras
+
+
+def test_bench_batches_end_at_the_event_count() -> None:
+    assert batches(600, 256) == [range(0, 256), range(256, 512), range(512, 600)]
+    assert batches(5, 256) == [range(0, 5)]
+    assert sum(len(b) for b in batches(1001, 7)) == 1001
 
 
 def test_audit_slice_for_incident_bundles(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ drops detected, and no durable ack when the log cannot be written."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -25,6 +26,7 @@ from std_msgs.msg import String
 from embodied_stack.audit.log import verify
 from embodied_stack.audit.record import log_file_name, read_records
 from embodied_stack.audit.registry import UNREGISTERED_ROBOT_ID
+from embodied_stack.cli import main as cli_main
 from embodied_stack.nodes import qos
 from embodied_stack.nodes.audit_client import AuditClient
 from embodied_stack.nodes.audit_node import AuditNode
@@ -163,6 +165,18 @@ def test_durable_emit_from_a_callback_on_the_shared_executor(tmp_path: Path) -> 
         timer = rig.node.create_timer(0.05, act)
         assert wait_until(lambda: bool(results))
     assert results == [True]
+
+
+def test_bench_measures_events_end_to_end(tmp_path: Path) -> None:
+    """`bench audit`'s end-to-end figures: events through DDS into audit_node, on disk."""
+    out = tmp_path / "audit.json"
+    argv = ["bench", "audit", "--json", str(out), "--dir", str(tmp_path)]
+    argv += ["--appends", "2", "--events", "10", "--end-to-end", "300", "--acks", "5"]
+    assert cli_main(argv) == 0
+    figures = json.loads(out.read_text())
+    assert figures["events_per_s_end_to_end"] > 0 and figures["ack_p99_ms"] > 0
+    assert figures["end_to_end_dropped"] == 0
+    assert figures["end_to_end_records"] == 1 + 5 + 300  # the restart record, acks, events
 
 
 # ---- audit_node killed with SIGKILL and started again (`embodied-stack run --processes`) --
