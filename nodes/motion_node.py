@@ -209,6 +209,9 @@ class MotionNode(Node):
         self.get_logger().warning(reason)
         with self._lock:
             self.jog.stop()  # the hold went out already
+            if self._pending is not None:  # a plan waiting for its inputs never starts now
+                plan, self._pending = self._pending[0], None
+                self._refuse(plan, reason, MotionState.ABORTED)
             if self.plan_executor is not None and not self.plan_executor.finished:
                 self.plan_executor.abort(reason)
                 self._after_tick()
@@ -248,9 +251,7 @@ class MotionNode(Node):
         try:
             plan = json_from_ros(Plan, msg)
         except SchemaError as exc:
-            self._publish_status(
-                MotionStatus(state=MotionState.FAILED, error=f"malformed plan: {exc}")
-            )
+            self._publish_status(reports.malformed(msg.data, str(exc), self._now()))
             return
         if plan.status is not PlanStatus.APPROVED or plan.plan_id in self._seen_plans:
             return
@@ -275,12 +276,14 @@ class MotionNode(Node):
             return
         plan, deadline = self._pending
         perceived = {o.id for o in self._objects}
+        starting_up = self.guard.first_inputs_pending  # still holds if they never come
+        stopped = not starting_up and self.guard.reason() is not None  # refused at once
         waiting = (
             self._joints is None
-            or self.guard.first_inputs_pending  # still holds if they never come
+            or starting_up
             or not reports.referenced_objects(plan) <= perceived
         )
-        if not waiting or time.monotonic() > deadline:
+        if stopped or not waiting or time.monotonic() > deadline:
             self._start(plan)
 
     def _start(self, plan: Plan) -> None:
@@ -312,9 +315,9 @@ class MotionNode(Node):
             return "not started: no joint state received yet"
         return None
 
-    def _refuse(self, plan: Plan, reason: str) -> None:
+    def _refuse(self, plan: Plan, reason: str, state: MotionState = MotionState.FAILED) -> None:
         self.plan_executor = None
-        self._publish_status(reports.refused(plan, reason, self._now()))
+        self._publish_status(reports.refused(plan, reason, self._now(), state))
 
     def _audit_start(self, plan: Plan) -> bool:
         emit = self._audit.emit_durable if self._durable else self._audit.emit

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from embodied_stack.schemas import MotionState, MotionStatus, Plan, Violation
@@ -38,13 +39,34 @@ def violations_payload(plan_id: str | None, violations: list[Violation]) -> dict
     return {"plan_id": plan_id, "violations": [v.model_dump(mode="json") for v in violations]}
 
 
-def refused(plan: Plan, reason: str, stamp: float) -> MotionStatus:
-    """Status of a plan that never started."""
+def refused(
+    plan: Plan, reason: str, stamp: float, state: MotionState = MotionState.FAILED
+) -> MotionStatus:
+    """Status of a plan that never started (ABORTED: a stop ended its wait for inputs)."""
     return MotionStatus(
         plan_id=plan.plan_id,
-        state=MotionState.FAILED,
+        state=state,
         step_count=len(plan.steps),
         error=reason,
+        stamp=stamp,
+    )
+
+
+def malformed(text: str, problem: str, stamp: float) -> MotionStatus:
+    """Status of a plan message that failed its schema: its plan_id (and step count)
+    read from the raw JSON when they are there, so the sender can tell which plan."""
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        raw = None
+    fields = raw if isinstance(raw, dict) else {}
+    plan_id = fields.get("plan_id")
+    steps = fields.get("steps")
+    return MotionStatus(
+        plan_id=plan_id if isinstance(plan_id, str) and plan_id else None,
+        state=MotionState.FAILED,
+        step_count=len(steps) if isinstance(steps, list) else 0,
+        error=f"malformed plan: {problem}",
         stamp=stamp,
     )
 

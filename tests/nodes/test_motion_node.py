@@ -21,7 +21,7 @@ from trajectory_msgs.msg import JointTrajectory
 from embodied_stack.config import config_path
 from embodied_stack.control.truth import perceived_objects
 from embodied_stack.nodes import qos
-from embodied_stack.nodes.motion_node import MotionNode
+from embodied_stack.nodes.motion_node import INPUT_WAIT_S, MotionNode
 from embodied_stack.nodes.ros_conversions import json_from_ros, json_to_ros
 from embodied_stack.nodes.sim_node import SimNode
 from embodied_stack.robot import load_robot
@@ -69,6 +69,8 @@ class Probe:
     trajectories: list[tuple[float, int]] = field(default_factory=list)  # (wall time, points)
     audit: list[tuple[float, AuditEvent]] = field(default_factory=list)
     beating: threading.Event = field(default_factory=threading.Event)
+    hidden: set[str] = field(default_factory=set)  # ids perception does not report
+
 
     def send_plan(self, plan: Plan) -> None:
         self.pubs["plan"].publish(json_to_ros(plan))
@@ -106,7 +108,8 @@ def make_probe(context: Context) -> Probe:
     def on_truth(msg: String) -> None:
         truth = json_from_ros(GroundTruth, msg)
         probe.truths.append(truth)
-        objects = ObjectsMessage(stamp=truth.sim_time, objects=perceived_objects(truth, SCENE))
+        seen = [o for o in perceived_objects(truth, SCENE) if o.id not in probe.hidden]
+        objects = ObjectsMessage(stamp=truth.sim_time, objects=seen)
         probe.pubs["objects"].publish(json_to_ros(objects))
 
     node.create_subscription(String, "sim/ground_truth", on_truth, qos.STATE)
@@ -257,9 +260,13 @@ def test_bad_plan_is_rejected_before_anything_moves(rig: tuple[MotionNode, Probe
     assert status is not None and status.state is MotionState.FAILED
     assert status.error is not None and "step 2 (place): unknown object 'unicorn'" in status.error
     assert probe.trajectories == []
-    text = json_to_ros(plan_of(("go_home", {}))).data.replace('"go_home"', '"dance"')
+    bad = plan_of(("go_home", {}))
+    text = json_to_ros(bad).data.replace('"go_home"', '"dance"')
     probe.pubs["plan"].publish(String(data=text))
-    assert wait_until(lambda: any("malformed plan" in (s.error or "") for s in probe.statuses))
+    assert wait_until(lambda: probe.ended(bad.plan_id))
+    status = probe.status_of(bad.plan_id)  # the sender can tell which plan was refused
+    assert status is not None and status.state is MotionState.FAILED
+    assert "malformed plan" in (status.error or "") and status.step_count == 1
     assert probe.trajectories == []
 
 
@@ -285,6 +292,56 @@ def test_estop_holds_at_once_and_the_plan_never_resumes(rig: tuple[MotionNode, P
     probe.send_plan(again)
     assert wait_until(lambda: probe.ended(again.plan_id))
     assert probe.status_of(again.plan_id).state is MotionState.DONE  # type: ignore[union-attr]
+
+
+def press_and_release(
+    probe: Probe, motion: MotionNode, while_pressed: Callable[[], None] = lambda: None
+) -> None:
+    """An e-stop press the node sees, then its release with every object in view."""
+    probe.pubs["estop"].publish(Bool(data=True))
+    assert wait_until(lambda: motion.guard.reason() == "e-stop pressed")
+    while_pressed()
+    probe.pubs["estop"].publish(Bool(data=False))
+    probe.hidden.clear()
+
+
+def test_a_plan_waiting_for_its_objects_never_starts_after_a_stop(
+    rig: tuple[MotionNode, Probe],
+) -> None:
+    """A plan waits (up to the input wait) for its objects to be perceived. An e-stop
+    during that wait ends it, and a plan arriving during an e-stop is refused at once:
+    neither starts when the stop is released and the objects show up within the wait."""
+    motion, probe = rig
+    probe.hidden.add("red_cube")
+    ready(probe, motion)
+    waiting = plan_of(("pick", {"object": "red_cube"}), ("place", {"target": "tray"}))
+    probe.send_plan(waiting)
+    assert wait_until(lambda: motion._pending is not None)
+    assert probe.status_of(waiting.plan_id) is None  # waiting, not refused
+    press_and_release(probe, motion)
+    assert wait_until(lambda: probe.ended(waiting.plan_id))
+    status = probe.status_of(waiting.plan_id)
+    assert status is not None and status.state is MotionState.ABORTED
+    assert status.error == "stopped: e-stop pressed"
+
+    assert wait_until(lambda: motion.guard.reason() is None), motion.guard.reason()
+    probe.hidden.add("red_cube")
+    assert wait_until(lambda: all(o.id != "red_cube" for o in motion._objects))
+    during = plan_of(("pick", {"object": "red_cube"}), ("place", {"target": "tray"}))
+
+    def send_during() -> None:
+        probe.send_plan(during)
+        assert wait_until(lambda: during.plan_id in motion._seen_plans)
+
+    press_and_release(probe, motion, send_during)
+    assert wait_until(lambda: probe.ended(during.plan_id))
+    status = probe.status_of(during.plan_id)
+    assert status is not None and status.error == "not started: e-stop pressed"
+
+    time.sleep(INPUT_WAIT_S + 1.0)  # past any input wait: still nothing moved
+    assert all(points == 0 for _t, points in probe.trajectories)  # holds only
+    assert probe.status_of(waiting.plan_id).state is MotionState.ABORTED  # type: ignore[union-attr]
+    assert probe.status_of(during.plan_id).state is MotionState.FAILED  # type: ignore[union-attr]
 
 
 def test_stale_heartbeat_aborts_and_no_plan_starts_without_one(
