@@ -150,6 +150,6 @@ def _check_release(world: SimWorld, redlines: RedLines) -> None:
         and float(np.linalg.norm(np.asarray(o.position) - tcp)) < HELD_RADIUS
     ]
     if held:
-        found = check_release(tcp, held[0], seen, redlines, source=SOURCE)
+        found = check_release(tcp.tolist(), held[0], seen, redlines, source=SOURCE)
         if found:
             raise _BreachError(found)
