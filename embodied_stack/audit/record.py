@@ -44,8 +44,8 @@ RECORD_KEYS = frozenset(
 )
 
 
-# The JSON types of a record's fields (bool is an int in Python: it is allowed only
-# where it is listed).
+# The JSON types of a record's fields, as json.loads makes them (compared exactly: a
+# bool, an int subclass in Python, is no seq).
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "seq": (int,),
     "time": (int, float),
@@ -82,7 +82,7 @@ def record_problem(rec: Any, stored_hash: str) -> str | None:
         return "not an audit record (fields missing, added or renamed)"
     for key, allowed in _FIELD_TYPES.items():
         value = rec[key]
-        if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
+        if type(value) not in allowed:
             wanted = " or ".join(_TYPE_NAMES[t] for t in allowed)
             return f"not an audit record ({key} is {_json_type(value)}, not {wanted})"
     if rec["seq"] < 0:
