@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import rclpy
+import yaml
 from rclpy.context import Context
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
@@ -52,21 +53,30 @@ class NodeSpec:
     overrides: dict[str, Any] = field(default_factory=dict)
 
     def ros_args(self, params_file: Path, namespace: str) -> list[str]:
-        args = ["--ros-args", "--params-file", str(params_file)]
+        """Arguments of the node's process. The overrides go in a params file of their
+        own beside `params_file`, as a `/**/<node>` section, read last: it wins over the
+        node's section of `params_file` under any namespace (a `-p node:key:=value` rule
+        reaches a node at the root namespace only)."""
+        args = ["--ros-args", "--params-file", str(params_file), *clock_remap(namespace)]
         if namespace:
             args += ["-r", f"__ns:={namespace}"]
-        for key, value in self.overrides.items():
-            # node-qualified, or the node's own section in the params file wins
-            args += ["-p", f"{self.name}:{key}:={_param_literal(value)}"]
+        if self.overrides:
+            args += ["--params-file", str(self.write_overrides(params_file.parent))]
         return args
 
+    def write_overrides(self, directory: Path) -> Path:
+        """The overrides as a ROS params file in `directory`."""
+        path = Path(directory) / f"{self.name}.overrides.yaml"
+        params = {k: _plain(v) for k, v in self.overrides.items()}
+        path.write_text(yaml.safe_dump({f"/**/{self.name}": {"ros__parameters": params}}))
+        return path
 
-def _param_literal(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(_param_literal(v) for v in value) + "]"
-    return str(value)
+
+def clock_remap(namespace: str) -> list[str]:
+    """ROS arguments that make a namespaced node follow `<namespace>/clock`: sim_node
+    publishes the relative `clock`, rclpy's time source listens on the absolute `/clock`
+    (launch/stack.launch.py remaps it the same way)."""
+    return ["-r", "/clock:=clock"] if namespace else []
 
 
 def node_class(name: str) -> type[Node]:
@@ -171,7 +181,12 @@ class InProcessStack:
         node = cls(
             context=self.context,
             namespace=self.namespace or None,
-            cli_args=["--ros-args", "--params-file", str(self.params_file)],
+            cli_args=[
+                "--ros-args",
+                "--params-file",
+                str(self.params_file),
+                *clock_remap(self.namespace),
+            ],
             parameter_overrides=overrides
             + [Parameter(k, value=_plain(v)) for k, v in spec.overrides.items()],
         )

@@ -1,10 +1,16 @@
 """`embodied-stack run`: the stack's nodes from config/stack.yaml, in one
-process (default) or one supervised process per node (`--processes`)."""
+process (default) or one supervised process per node (`--processes`).
+
+Every node follows the simulator's clock (`use_sim_time`, `<namespace>/clock`).
+The simulator runs as fast as the machine allows, locked to the wall clock with
+`--realtime`, or at most `--max-rtf` times real time. It refuses to start without a
+valid deployment registry (config/registry.yaml: who is accountable)."""
 
 from __future__ import annotations
 
 import argparse
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -20,7 +26,15 @@ from embodied_stack.supervisor import RestartPolicy, Supervisor, node_argv
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="embodied-stack run", description=__doc__)
     parser.add_argument("--processes", action="store_true", help="one process per node")
-    parser.add_argument("--realtime", action="store_true", help="lock sim time to wall time")
+    pace = parser.add_mutually_exclusive_group()
+    pace.add_argument("--realtime", action="store_true", help="lock sim time to wall time")
+    pace.add_argument(
+        "--max-rtf",
+        type=float,
+        default=0.0,
+        metavar="R",
+        help="at most R sim seconds per wall second (default 0: as fast as the machine allows)",
+    )
     parser.add_argument("--gui", action="store_true", help="show the PyBullet GUI")
     parser.add_argument("--scene", help="scene file (default: sim_node's `scene` param)")
     parser.add_argument("--params", type=Path, help="params file (default config/stack.yaml)")
@@ -35,7 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def node_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
-    sim: dict[str, Any] = {"realtime": bool(args.realtime), "gui": bool(args.gui)}
+    """sim_node's settings from the command line: they win over the params file."""
+    if not args.max_rtf >= 0:
+        raise SystemExit(f"embodied-stack run: --max-rtf must be >= 0, got {args.max_rtf}")
+    sim: dict[str, Any] = {
+        "realtime": bool(args.realtime),
+        "max_rtf": 1.0 if args.realtime else float(args.max_rtf),
+        "gui": bool(args.gui),
+    }
     if args.scene:
         sim["scene"] = str(Path(args.scene).resolve())
     return {"sim_node": sim}
@@ -56,25 +77,92 @@ def restart_policies(path: Path | None) -> dict[str, RestartPolicy]:
     return {name: RestartPolicy.model_validate(v) for name, v in data.items()}
 
 
+def registry_problem(params: Path, nodes: list[str]) -> str | None:
+    """Every registry file the selected nodes will read (the params file's `registry`,
+    globally or per node), validated: the error naming the file and field, or None."""
+    from embodied_stack.audit.registry import load_registry
+
+    try:
+        data = load_yaml(params)
+    except ConfigError as exc:
+        return str(exc)
+    names = set()
+    for section in ["/**", *nodes, *(f"/**/{n}" for n in nodes)]:
+        values = (data.get(section) or {}).get("ros__parameters") or {}
+        if "registry" in values or section == "/**":
+            names.add(str(values.get("registry", "registry.yaml")))
+    for name in sorted(names):
+        try:
+            load_registry(name)
+        except ConfigError as exc:
+            return str(exc)
+    return None
+
+
 def run_in_process(args: argparse.Namespace, stop: threading.Event) -> int:
     params = args.params or config_path("stack.yaml")
     specs = specs_for(selected_nodes(args), node_overrides(args))
     stack = InProcessStack(specs, params_file=params, namespace=args.namespace).start()
-    recorder = _start_recorder(stack, args.record) if args.record else None
+    recording = _start_recording(stack, args.record) if args.record else None
     print(f"embodied-stack: {len(specs)} nodes running in one process; Ctrl-C stops them")
     try:
         stop.wait()
     finally:
-        if recorder is not None:
-            recorder.close()
+        if recording is not None:
+            recording.close()
+            _report_recording(recording.recorder, args.record)
         stack.shutdown()
     return 0
 
 
-def _start_recorder(stack: InProcessStack, path: Path) -> Any:
+def _start_recording(stack: InProcessStack, path: Path) -> Any:
     from embodied_stack.nodes.recorder import start_recording
 
     return start_recording(stack, path)
+
+
+def _report_recording(recorder: Any, path: Path) -> None:
+    print(f"embodied-stack: recorded {recorder.messages} messages to {path}")
+
+
+class ProcessRecording:
+    """`--record` with `--processes`: the recorder node in the supervisor's process, on
+    a DDS participant of its own, recording the node processes' topics."""
+
+    def __init__(self, path: Path, namespace: str = "") -> None:
+        import rclpy
+        from rclpy.context import Context
+        from rclpy.executors import SingleThreadedExecutor
+
+        from embodied_stack.nodes.recorder import start_recorder
+
+        self.context = Context()
+        rclpy.init(context=self.context)
+        self.node = start_recorder(path, context=self.context, namespace=namespace or None)
+        self._executor = SingleThreadedExecutor(context=self.context)
+        self._executor.add_node(self.node)
+        self._thread = threading.Thread(target=self._spin, name="recorder", daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        try:
+            self._executor.spin()
+        except Exception:  # shutdown races end the spin
+            if self.context.ok():
+                raise
+
+    @property
+    def recorder(self) -> Any:
+        return self.node.recorder
+
+    def close(self) -> None:
+        """Stop spinning, then finish the MCAP file (its summary and index)."""
+        import rclpy
+
+        self._executor.shutdown(timeout_sec=2.0)
+        self._thread.join(timeout=5.0)
+        self.node.destroy_node()
+        rclpy.try_shutdown(context=self.context)
 
 
 class RestartAuditor:
@@ -140,8 +228,12 @@ def run_processes(args: argparse.Namespace, stop: threading.Event) -> int:
     auditor = RestartAuditor(args.namespace)
     supervisor = Supervisor(on_restart=auditor)
     for spec in specs_for(selected_nodes(args), node_overrides(args)):
+        # Each process follows the simulator's clock, as the in-process nodes do (the
+        # kill switch turns it off for itself: a safety device keeps wall time).
+        spec.overrides.setdefault("use_sim_time", True)
         argv = node_argv(spec.name, spec.ros_args(Path(params), args.namespace))
         supervisor.add(spec.name, argv, policies.get(spec.name))
+    recording = ProcessRecording(args.record, args.namespace) if args.record else None
     supervisor.start_all()
     print(f"embodied-stack: {len(supervisor.children)} node processes; Ctrl-C stops them")
     try:
@@ -149,6 +241,9 @@ def run_processes(args: argparse.Namespace, stop: threading.Event) -> int:
             supervisor.poll()
     finally:
         supervisor.stop_all()
+        if recording is not None:
+            recording.close()
+            _report_recording(recording.recorder, args.record)
         auditor.close()
         params_dir.cleanup()
     return 0
@@ -156,6 +251,14 @@ def run_processes(args: argparse.Namespace, stop: threading.Event) -> int:
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
+    problem = registry_problem(args.params or config_path("stack.yaml"), selected_nodes(args))
+    if problem is not None:
+        print(
+            "embodied-stack run: refusing to start without a valid deployment registry"
+            f" (who is accountable for this robot):\n{problem}",
+            file=sys.stderr,
+        )
+        return 2
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
