@@ -6,7 +6,8 @@ whole plan is expanded on the predicted world before the first command, so a
 plan that cannot be done fails with the step and the reason before anything
 moves. Each step is expanded again, on fresh perception, when it starts. Every
 segment's result is checked (the arm reached its goal, the fingers stopped on
-the object); the first failure ends the plan, and nothing resumes it.
+the object, then opened past it and left it behind); the first failure ends the
+plan, and nothing resumes it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 from embodied_stack.control.context import SkillContext
 from embodied_stack.control.kinematics import Array
 from embodied_stack.control.segments import (
+    CheckKind,
     CheckSegment,
     GripperSegment,
     Segment,
@@ -87,6 +89,8 @@ class Tolerances:
     closed: float = 0.003  # m: at or below this the fingers closed on nothing
     grip_effort: float = 1.0  # N, mean finger effort: above it they squeeze something
     grip_short: float = 0.0015  # m short of the close target (without efforts): blocked
+    release_margin: float = 0.003  # m: released = the fingers opened this far past the object
+    left_rise: float = 0.03  # m: an object this far above where it was put rose with the gripper
 
 
 class PlanExecutor:
@@ -118,6 +122,8 @@ class PlanExecutor:
         self._finger_log: list[tuple[float, float]] = []
         self._measured_opening: float | None = None
         self._measured_effort: float | None = None
+        self._grip_from: float | None = None  # measured opening when the gripper move began
+        self._seen: dict[str, PerceivedObject] = {}  # latest perception of each object
         self._moved = False  # a trajectory or gripper command went out
         self.violations: list[Violation] = []  # what the gate refused, for the audit log
         expansions, error = validate_plan(plan.steps, world, ctx)
@@ -147,6 +153,7 @@ class PlanExecutor:
         self._measured_effort = gripper_effort(joints, self.ctx.profile)
         if self._measured_opening is not None:
             self._finger_log = [*self._finger_log[-50:], (now, self._measured_opening)]
+        self._seen.update((o.id, o) for o in objects)
         self.world = _merge_objects(self.world, objects)
         commands: list[Command] = []
         while not self.finished:
@@ -232,6 +239,7 @@ class PlanExecutor:
             return [SendTrajectory(segment.command, f"{self._label()}: {segment.label}")]
         if isinstance(segment, GripperSegment):
             self.world = replace(self.world, gripper_opening=segment.opening)
+            self._grip_from = self._measured_opening
             self._moved = True
             return [SendGripper(segment.opening)]
         return []
@@ -287,21 +295,39 @@ class PlanExecutor:
         return False
 
     def _gripper_done(self, segment: GripperSegment, elapsed: float, now: float) -> bool:
-        """The fingers got there, or started moving and stopped (on an object)."""
+        """The fingers got there, or moved towards it and stopped (on an object: the
+        checks that follow judge that). Fingers that never moved fail the step.
+        Unmeasured fingers get the whole time (the checks then cannot verify)."""
         opening = self._measured_opening
+        if opening is None:
+            return elapsed >= self.tol.gripper_max_s
         if elapsed < self.tol.gripper_min_s:
             return False
-        if elapsed >= self.tol.gripper_max_s or opening is None:
-            return opening is not None or elapsed >= 1.0
         if abs(opening - segment.opening) < 2 * self.tol.gripper_still:
             return True
-        since = [o for t, o in self._finger_log if t >= now - elapsed]
-        moved = bool(since) and abs(since[0] - opening) > 10 * self.tol.gripper_still
+        start = opening if self._grip_from is None else self._grip_from
+        toward = (opening - start) * (segment.opening - start) > 0
+        moved = toward and abs(opening - start) > 10 * self.tol.gripper_still
         earlier = [o for t, o in self._finger_log if t <= now - 0.1]
         still = bool(earlier) and abs(earlier[-1] - opening) < self.tol.gripper_still
-        return moved and still
+        if moved and (still or elapsed >= self.tol.gripper_max_s):
+            return True
+        if elapsed >= self.tol.gripper_max_s:
+            self._fail(
+                f"{self._label()}: {segment.label}: the fingers did not move in "
+                f"{self.tol.gripper_max_s:g} s (at {opening * 1000:.1f} mm, commanded "
+                f"{segment.opening * 1000:.1f} mm)"
+            )
+        return False
 
     def _check(self, segment: CheckSegment) -> bool:
+        if segment.kind is CheckKind.RELEASED:
+            return self._check_released(segment)
+        if segment.kind is CheckKind.LEFT:
+            return self._check_left(segment)
+        return self._check_holding(segment)
+
+    def _check_holding(self, segment: CheckSegment) -> bool:
         """Holding: the fingers stopped on something, neither closed nor wide open."""
         opening = self._measured_opening
         if opening is None:
@@ -318,6 +344,35 @@ class PlanExecutor:
         self._fail(
             f"{self._label()}: {segment.label} failed: the fingers are at {opening * 1000:.1f} mm"
             f"{effort} (expected to stop on about {segment.expected_width * 1000:.0f} mm)"
+        )
+        return False
+
+    def _check_released(self, segment: CheckSegment) -> bool:
+        """Released: the fingers opened past the object's width (so they hold nothing;
+        their effort says little here: the fingers hold their opening with a few N)."""
+        opening = self._measured_opening
+        if opening is None:
+            self._fail(f"{self._label()}: cannot verify the release: no finger joints measured")
+            return False
+        need = segment.expected_width + self.tol.release_margin
+        if opening >= need:
+            return True
+        self._fail(
+            f"{self._label()}: {segment.label} failed: the fingers are at {opening * 1000:.1f} mm"
+            f" (they must open past {need * 1000:.0f} mm to let go of {segment.object_id})"
+        )
+        return False
+
+    def _check_left(self, segment: CheckSegment) -> bool:
+        """Left behind: after the retreat, the latest perception of the object does not
+        show it up with the gripper (not seen again: nothing says it rose)."""
+        seen = self._seen.get(segment.object_id)
+        if seen is None or seen.bottom_z <= segment.rest_bottom_z + self.tol.left_rise:
+            return True
+        self._fail(
+            f"{self._label()}: {segment.label} failed: {segment.object_id} is seen "
+            f"{(seen.bottom_z - segment.rest_bottom_z) * 100:.0f} cm above where it was put "
+            "down: it went up with the gripper"
         )
         return False
 

@@ -33,6 +33,8 @@ class WaitSegment:
 
 class CheckKind(str, Enum):
     HOLDING = "holding"  # the fingers stopped on the object: neither closed nor open
+    RELEASED = "released"  # the fingers opened wider than the object and squeeze nothing
+    LEFT = "left"  # after the retreat the object was left where it was put, not carried up
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,9 @@ class CheckSegment:
     label: str
     kind: CheckKind
     object_id: str
-    expected_width: float  # m, what the fingers should close on
-    close_target: float  # m, the opening commanded: reaching it means nothing was in between
+    expected_width: float  # m, the object's width between the fingers
+    close_target: float = 0.0  # m, the opening commanded: reaching it means nothing was in between
+    rest_bottom_z: float = 0.0  # m (LEFT): the object's bottom once put down
 
 
 Segment = TrajectorySegment | GripperSegment | WaitSegment | CheckSegment

@@ -201,6 +201,7 @@ def _put_down_at_yaw(
     motion.line(x, y, release_z + ctx.config.approach_height, yaw, "over the spot")
     motion.line(x, y, release_z, yaw, "lower to release", slow=True)
     motion.gripper(grasp.approach_opening(held, ctx.profile.gripper.max_opening), "release")
+    motion.segments.append(_released_check(held))
     placed = held.model_copy(
         update={
             "position": (x, y, surface_z + held.size[2] / 2),
@@ -213,6 +214,15 @@ def _put_down_at_yaw(
     )
     retreat = ctx.config.carry_z(released.obstacles(), ctx.config.finger_reach)
     motion.line(x, y, max(retreat, release_z + ctx.config.approach_height), yaw, "retreat")
+    motion.segments.append(
+        CheckSegment(
+            f"check {held.id} was left on {support}",
+            CheckKind.LEFT,
+            held.id,
+            grip_width(held),
+            rest_bottom_z=surface_z,
+        )
+    )
     after = replace(released, joints=motion.q, gripper_opening=motion.opening)
     return Expansion(motion.segments, after)
 
@@ -264,6 +274,7 @@ def _open_gripper(args: SkillArgs, world: WorldModel, ctx: SkillContext) -> Expa
             f"(red line {ctx.config.max_release_height:.2f} m)"
         )
     motion.gripper(ctx.profile.gripper.max_opening, f"release {held.id}")
+    motion.segments.append(_released_check(held))
     placed = held.model_copy(
         update={"position": (x, y, below + held.size[2] / 2), "support": "table"}
     )
@@ -348,6 +359,10 @@ def _objects_on(obj: PerceivedObject, world: WorldModel) -> list[PerceivedObject
 
 def _holding_check(obj: PerceivedObject, label: str) -> CheckSegment:
     return CheckSegment(label, CheckKind.HOLDING, obj.id, grip_width(obj), grasp.close_target(obj))
+
+
+def _released_check(obj: PerceivedObject) -> CheckSegment:
+    return CheckSegment(f"check {obj.id} was released", CheckKind.RELEASED, obj.id, grip_width(obj))
 
 
 def _objects_under(x: float, y: float, world: WorldModel) -> list[PerceivedObject]:
