@@ -21,6 +21,9 @@ KILLSWITCH_PRIORITY = 30  # every other thread of the kill switch process
 # and light (its renders go to a worker): at normal priority the scheduler parked it
 # while it held the interpreter lock, and its process's safety callbacks waited.
 PHYSICS_PRIORITY = 20
+# sys.setswitchinterval of safety processes: CPython's default (5 ms) is how long a
+# woken thread waits before it asks the thread holding the interpreter lock to let go.
+SAFETY_SWITCH_INTERVAL_S = 1e-4
 
 
 def realtime_priority(priority: int, threads: set[int] | None = None) -> str | None:

@@ -7,7 +7,9 @@ released. The heartbeat comes from its own thread, so a busy executor never
 starves it; motion_node and the actuator side hold when it goes quiet.
 
 The latch outlives the process (`state_file`, safety/estop_state.py): a restarted
-kill switch comes up latched unless the file says the last stop was reset.
+kill switch comes up latched unless the file says the last stop was reset and the
+last kill switch shut down cleanly (its own death is a stop that needs a reset).
+A stop is announced before it is written; a release only once it is on disk.
 
 Reset paths: `safety/reset_request` (JSON ResetRequest: operator + token checked
 against the registry; role safety_officer), answered on `safety/reset_result`.
@@ -17,6 +19,7 @@ The std_srvs/Trigger `safety/reset` has no caller identity, so it works only whe
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from typing import Any
@@ -27,7 +30,7 @@ from rclpy.parameter import Parameter
 from std_msgs.msg import Bool, Header, String
 from std_srvs.srv import Trigger
 
-from embodied_stack.config import config_path, load_yaml
+from embodied_stack.audit.registry import registry_robot_id
 from embodied_stack.errors import ConfigError, SchemaError
 from embodied_stack.hardware.base import EstopInput, EstopInputError
 from embodied_stack.hardware.inputs import EstopInputsConfig, build_inputs
@@ -36,7 +39,12 @@ from embodied_stack.nodes.audit_client import AuditClient
 from embodied_stack.nodes.heartbeat import SafetyParticipant
 from embodied_stack.nodes.ros_conversions import json_to_ros, time_to_ros
 from embodied_stack.nodes.spin import spin_node
-from embodied_stack.realtime import HEARTBEAT_PRIORITY, KILLSWITCH_PRIORITY, realtime_priority
+from embodied_stack.realtime import (
+    HEARTBEAT_PRIORITY,
+    KILLSWITCH_PRIORITY,
+    SAFETY_SWITCH_INTERVAL_S,
+    realtime_priority,
+)
 from embodied_stack.safety.estop import FLEET_INPUT, STARTUP, EstopLatch, ResetResult
 from embodied_stack.safety.estop_state import DEFAULT_STATE_FILE as STATE_FILE
 from embodied_stack.safety.estop_state import LatchStore, boot_cause, state_path
@@ -61,7 +69,7 @@ class KillswitchNode(Node):
         self._lock = threading.RLock()
         registry = str(self.get_parameter("registry").value)
         self._authorizer = authorizer or RegistryAuthorizer(registry)
-        self._audit = AuditClient(self, "killswitch_node", _robot_id(registry))
+        self._audit = AuditClient(self, "killswitch_node", registry_robot_id(registry))
         self._inputs: list[EstopInput] = build_inputs(self._inputs_config())
         self._store = self._latch_store()
         self._latch = self._boot_latch()
@@ -235,15 +243,16 @@ class KillswitchNode(Node):
     # ---- output -------------------------------------------------------------------------
 
     def _publish_state(self, force: bool = False) -> None:
-        """Publish the latch and status when they changed (call with the lock held).
-        Nothing is announced before it is written: a kill switch killed right after a
-        stop was heard still restarts latched. A stop's fsync waits until after the
-        announcement (a press must not wait for the disk); a release's does not."""
-        self._save_state()
-        self._publish(force)
-        error = self._store.flush()
-        if error is not None:
-            self.get_logger().error(error)
+        """Publish the latch and status when they changed, and keep the record on disk
+        (call with the lock held). A stop goes out first (a press waits for no disk; a
+        kill before it is written leaves a `running` record, which latches at the next
+        boot); a release only once it is on disk."""
+        if self._latch.needs_reset:
+            self._publish(force)
+            self._save_state()
+        else:
+            self._save_state()
+            self._publish(force)
 
     def _save_state(self) -> None:
         error = self._store.sync(self._latch, self.get_name())
@@ -289,6 +298,9 @@ class KillswitchNode(Node):
     def destroy_node(self) -> None:
         self._stop.set()
         self._beat_thread.join(timeout=1.0)
+        with self._lock:  # a clean exit: the next boot need not latch for it
+            if (error := self._store.close(self._latch)) is not None:
+                self.get_logger().error(error)
         self._safety.close()
         for device in self._inputs:
             device.close()
@@ -296,19 +308,14 @@ class KillswitchNode(Node):
         super().destroy_node()
 
 
-def _robot_id(registry: str) -> str:
-    try:
-        robot_id = load_yaml(config_path(registry)).get("robot_id")
-    except ConfigError:
-        return "unknown"
-    return str(robot_id) if robot_id else "unknown"
-
-
 def main(args: list[str] | None = None) -> None:
     # The whole process real-time where allowed (threads inherit it, DDS's too): it is
     # light, and then no thread of it holding the interpreter lock is ever put aside
     # by the scheduler while the beat or an input waits for that lock.
     realtime_priority(KILLSWITCH_PRIORITY)
+    # A thread woken by a press must not wait the default 5 ms for another thread of
+    # this process to hand over the interpreter lock.
+    sys.setswitchinterval(SAFETY_SWITCH_INTERVAL_S)
     spin_node(KillswitchNode, args)
 
 

@@ -1,24 +1,32 @@
 """The e-stop latch on disk, so a restarted kill switch keeps a stop nobody reset.
 
 ISO 13850: a stop stays in force until a deliberate reset, and the death of the
-kill-switch process is not a reset. The kill switch writes whether it needs a
-reset on every change of that answer (a trip, a reset), always before it
-announces the change; the file is replaced atomically (temporary file, fsync,
-rename, fsync of the directory), so a crash leaves the old record or the new
-one, never half of one. A stop is written (renamed into place: a process killed
-from then on cannot lose it) before it is announced, and fsync'd right after, so a
-press does not wait for the disk; a power cut in that gap leaves at worst an
-empty file, which reads as latched. A release is fsync'd before it is announced.
+kill-switch process is not a reset. Every record is replaced atomically (temporary
+file, fsync, rename, fsync of the directory): a crash leaves the old record or
+the new one, never half of one. Each record also says whether the kill switch
+that wrote it is still running: it writes `running` at boot and on every change,
+and `running: false` only when it shuts down cleanly. So:
+
+- a release is on disk before it is announced (a restart never forgets a reset
+  it did not see, nor invents one it did not do);
+- a stop is announced first and written right after: a press waits for no disk.
+  A kill switch killed in between leaves a `running` record, and an unclean exit
+  latches by itself (below), so the stop is not lost;
+- the death of the kill switch is itself a stop that needs a reset.
+
 At boot:
 
 - a record saying "latched" keeps the latch until a reset, whoever tripped it;
+- a record still marked `running` (the last kill switch was killed or crashed)
+  latches until a reset;
 - a record that cannot be read or parsed, or one another node wrote, counts as
   latched (nothing proves the stop was reset);
 - no record counts as latched too, unless the caller says a missing file is a
   fresh session (`release_at_first_start`: the task harness, which has just made
   the directory, so nothing can have been lost);
-- a record saying "released" lets the boot latch clear itself once every input
-  reports released, unless `require_reset_at_start` asks for a reset at every boot.
+- a record saying "released" from a clean shutdown lets the boot latch clear
+  itself once every input reports released, unless `require_reset_at_start`
+  asks for a reset at every boot.
 """
 
 from __future__ import annotations
@@ -47,6 +55,7 @@ class LatchRecord(BaseModel):
     latched: bool  # True = a reset is needed
     tripped_by: str | None = None
     reason: str | None = None
+    running: bool = False  # the writer has not shut down cleanly (yet)
     stamp: float
 
 
@@ -92,10 +101,9 @@ def read_latch(path: Path, node: str) -> StoredLatch:
     return StoredLatch(OnDisk.LATCHED if record.latched else OnDisk.RELEASED, "", record)
 
 
-def write_latch(path: Path, record: LatchRecord, *, durable: bool = True) -> None:
-    """Replace the file atomically; with `durable`, also on the disk (else call
-    `sync_latch` later). Raises OSError (the caller decides what a failed write means
-    for the latch)."""
+def write_latch(path: Path, record: LatchRecord) -> None:
+    """Replace the file atomically and durably. Raises OSError (the caller decides what
+    a failed write means for the latch)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     data = record.model_dump_json().encode("utf-8")
@@ -104,19 +112,11 @@ def write_latch(path: Path, record: LatchRecord, *, durable: bool = True) -> Non
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
-        if durable:
-            os.fsync(fd)
+        os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, path)
-    if durable:
-        _fsync(path.parent)  # the rename itself survives a power cut
-
-
-def sync_latch(path: Path) -> None:
-    """fsync a file written with durable=False, and its directory (the rename)."""
-    _fsync(path)
-    _fsync(path.parent)
+    _fsync(path.parent)  # the rename itself survives a power cut
 
 
 def _fsync(target: Path) -> None:
@@ -137,6 +137,9 @@ def boot_cause(
     if stored.state is OnDisk.LATCHED and record is not None:
         was = record.reason or "no reason recorded"
         return record.tripped_by or STARTUP, f"still latched from before a restart ({was})"
+    if stored.state is OnDisk.RELEASED and record is not None and record.running:
+        why = "the last kill switch ended without shutting down (killed or crashed)"
+        return STARTUP, f"{why}: reset required"
     if stored.state is OnDisk.UNREADABLE:
         return STARTUP, f"{stored.detail}: latched until a reset"
     if stored.state is OnDisk.MISSING and not release_at_first_start:
@@ -153,39 +156,39 @@ class LatchStore:
         self.path = path
         self.node = node
         self._stored: bool | None = None  # needs_reset as last written (None: not yet)
-        self._unsynced = False  # a stop written, not yet fsync'd
 
     def load(self) -> StoredLatch:
         return read_latch(self.path, self.node)
 
     def save(
-        self, *, latched: bool, tripped_by: str | None, reason: str | None, durable: bool = True
+        self, *, latched: bool, tripped_by: str | None, reason: str | None, running: bool = False
     ) -> str | None:
         """Write the record; an error message when it could not be written."""
         record = LatchRecord(
-            node=self.node, latched=latched, tripped_by=tripped_by, reason=reason, stamp=time.time()
+            node=self.node,
+            latched=latched,
+            tripped_by=tripped_by,
+            reason=reason,
+            running=running,
+            stamp=time.time(),
         )
         try:
-            write_latch(self.path, record, durable=durable)
+            write_latch(self.path, record)
         except OSError as exc:
             return f"latch state {self.path} not written: {exc}"
-        self._unsynced = not durable
         return None
 
     def sync(self, latch: EstopLatch, who: str) -> str | None:
-        """Write the latch's needs_reset when it changed since the last write (a stop
-        without fsync: call `flush` once it is announced); the error, or None. A release
-        that cannot be made durable does not happen: the latch is set again by `who`
-        (a restart would not know the stop was reset)."""
+        """Write the latch's needs_reset when it changed since the last write (and at the
+        first call: the record then says this kill switch runs); the error, or None. A
+        release that cannot be made durable does not happen: the latch is set again by
+        `who` (a restart would not know the stop was reset)."""
         needs_reset = latch.needs_reset
         if needs_reset == self._stored:
             return None
         status = latch.status()
         error = self.save(
-            latched=needs_reset,
-            tripped_by=status.tripped_by,
-            reason=status.reason,
-            durable=not needs_reset,
+            latched=needs_reset, tripped_by=status.tripped_by, reason=status.reason, running=True
         )
         if error is None:
             self._stored = needs_reset
@@ -194,13 +197,11 @@ class LatchStore:
             self.sync(latch, who)  # and try to write that (a stop is kept anyway)
         return error
 
-    def flush(self) -> str | None:
-        """fsync a stop `sync` wrote; the error, or None."""
-        if not self._unsynced:
-            return None
-        try:
-            sync_latch(self.path)
-        except OSError as exc:
-            return f"latch state {self.path} not synced to disk: {exc}"
-        self._unsynced = False
-        return None
+    def close(self, latch: EstopLatch) -> str | None:
+        """A clean shutdown: the record no longer says running; the error, or None."""
+        status = latch.status()
+        return self.save(
+            latched=latch.needs_reset,
+            tripped_by=status.tripped_by,
+            reason=status.reason,
+        )

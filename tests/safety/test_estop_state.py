@@ -50,6 +50,23 @@ def test_a_released_record_lets_the_boot_latch_clear_on_released_inputs(tmp_path
     assert not latch.latched
 
 
+def test_an_unclean_exit_latches_until_a_reset_and_a_clean_one_does_not(
+    tmp_path: Path,
+) -> None:
+    """The death of the kill switch is a stop: a record still marked running (the
+    writer was killed, or crashed, maybe between announcing a stop and writing it)."""
+    s = store(tmp_path)
+    latch = EstopLatch(inputs=["serial"], boot_cause=None)
+    latch.set_input("serial", False)
+    assert s.sync(latch, "killswitch_node") is None  # released, and running
+    record = s.load().record
+    assert record is not None and record.running and not record.latched
+    cause = cause_after(s)
+    assert cause is not None and cause[0] == STARTUP and "without shutting down" in cause[1]
+    assert s.close(latch) is None  # a clean exit
+    assert cause_after(s) is None
+
+
 def test_require_reset_at_start_wins_over_a_released_record(tmp_path: Path) -> None:
     s = store(tmp_path)
     s.save(latched=False, tripped_by=None, reason=None)
@@ -122,8 +139,8 @@ def test_sync_writes_each_change_once_and_a_lost_release_latches_again(tmp_path:
     latch = EstopLatch(inputs=["serial"], boot_cause=None)
     assert s.sync(latch, "killswitch_node") is None and s.load().state is OnDisk.RELEASED
     latch.set_input("serial", True)
-    assert s.sync(latch, "killswitch_node") is None  # readable at once, fsync'd by flush
-    assert s.load().state is OnDisk.LATCHED and s.flush() is None
+    assert s.sync(latch, "killswitch_node") is None
+    assert s.load().state is OnDisk.LATCHED
     s.path.unlink()
     assert s.sync(latch, "killswitch_node") is None  # unchanged: not written again
     assert not s.path.exists()

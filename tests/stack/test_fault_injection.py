@@ -226,9 +226,14 @@ def test_kill_killswitch_node(session: ProcessSession) -> None:
     assert session.wait_until(_plan_ended(probe), wall_timeout_s=10.0), probe.motion
     assert probe.motion is not None and probe.motion.state is MotionState.ABORTED
     wait_rejoined(session, "killswitch_node", before)
-    # the box is released, so the new kill switch's boot latch clears...
-    assert session.wait_until(lambda: probe.estop is False, wall_timeout_s=30.0)
-    assert_no_motion_without_plan(session)  # ...and the aborted plan stays aborted
+    # The death of the kill switch is a stop: its successor stays latched, the box
+    # released, until an operator resets it...
+    assert session.wait_until(lambda: probe.estop is True, wall_timeout_s=30.0)
+    time.sleep(1.0)  # the successor has read the (released) box by now
+    assert probe.estop is True, "the restarted kill switch cleared its latch by itself"
+    _trigger_reset(session)
+    assert session.wait_until(lambda: probe.estop is False, wall_timeout_s=10.0)
+    assert_no_motion_without_plan(session)  # ...and the reset restarts nothing
     assert_audit_ok(session, "killswitch_node")
 
 
