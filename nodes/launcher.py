@@ -227,12 +227,17 @@ class InProcessStack:
             if self.context.ok():
                 raise
 
-    def shutdown(self) -> None:
-        # The executor stops first: a node destroyed while the executor still waits on
-        # its handles ends the spin with InvalidHandle ("destruction was requested").
+    def stop_spinning(self) -> None:
+        """Stop the executor and its thread (the nodes stay). A node destroyed while the
+        executor still waits on its handles, or runs one of its callbacks, ends that
+        callback with InvalidHandle ("destruction was requested"): attached nodes are
+        destroyed after this."""
         self.executor.shutdown(timeout_sec=2.0)
         if self._thread is not None:
             self._thread.join(timeout=5.0)
+
+    def shutdown(self) -> None:
+        self.stop_spinning()  # first: see there
         for name in list(self.nodes):
             node = self.nodes.pop(name)
             close = getattr(node, "close", None)

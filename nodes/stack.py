@@ -108,6 +108,7 @@ def run_in_process(args: argparse.Namespace, stop: threading.Event) -> int:
     try:
         stop.wait()
     finally:
+        stack.stop_spinning()  # before the recorder goes: no callback of it is running
         if recording is not None:
             recording.close()
             _report_recording(recording.recorder, args.record)
