@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -35,7 +35,11 @@ class ShapeParams(BaseModel):
     fit_max_rms: float = 0.002  # sphere or circle fits closer than this: round
     square_min_spread: float = 0.085  # outline radius std/mean: squares >0.1, discs <0.07
     square_face_min_ratio: float = 0.7  # a cube's top face seen whole is about square
-    row_height_tolerance: float = 0.3  # of the width: a row of cubes is as tall as wide
+    cube_edge_tolerance: float = 0.006  # a cube's top face this much wider than it is high
+    cube_support_max: float = 0.008  # m: cubes split off a blob stand this low (a tray floor)
+    touching_max_cubes: int = 9  # same-coloured cubes one blob is cut into, at most
+    touching_min_solidity: float = 0.6  # top face area / its hull: a ring (a rim) is no cubes
+    touching_min_rest: int = 40  # points beside a lone cube: another object against it
     stack_min_ratio: float = 1.6  # a cube this many times taller than its top face: a stack
     stack_max_cubes: int = 5
     stack_min_edge: float = 0.015  # m, smallest cube believed in a same-coloured stack
@@ -49,6 +53,7 @@ class Blob:
     points: FloatArray  # (N, 3) world
     values: npt.NDArray[np.uint8]  # (N,) HSV value
     uv: npt.NDArray[np.int32]  # (N, 2)
+    area: FloatArray  # (N,) m2 each pixel would cover on a horizontal surface at its height
     color: Color | None
     pitch: float  # m between neighbouring pixels on the surface
     camera_xy: tuple[float, float] = (0.0, 0.0)
@@ -60,16 +65,12 @@ class Blob:
         return self.color if self.color is not None else light_color(self.values, self.table_value)
 
     def subset(self, keep: npt.NDArray[np.bool_]) -> Blob:
-        return Blob(
-            self.points[keep],
-            self.values[keep],
-            self.uv[keep],
-            self.color,
-            self.pitch,
-            self.camera_xy,
-            self.occluded,
-            self.table_value,
-            self.covered,
+        return replace(
+            self,
+            points=self.points[keep],
+            values=self.values[keep],
+            uv=self.uv[keep],
+            area=self.area[keep],
         )
 
 

@@ -1,5 +1,4 @@
-"""Cubes: placed by their top face, or by the side walls when something hides the top;
-same-coloured cubes touching in a row cut apart."""
+"""Cubes: placed by their top face, or by the side walls when something hides the top."""
 
 from __future__ import annotations
 
@@ -18,24 +17,6 @@ from embodied_stack.perception.footprint import (
     wrap_quarter_turn,
 )
 from embodied_stack.scene import ObjectKind
-
-
-def side_by_side(blob: Blob, rect: Rect, top: float, low: float, p: ShapeParams) -> list[Blob]:
-    """Same-coloured cubes touching in a row look like one long box: cut it in cubes.
-
-    A box as tall as it is wide but n times as long is n cubes (cubes are cubes).
-    """
-    height = top - (0.0 if low < p.table_snap else low)
-    n = round(rect.length / max(rect.width, 1e-6))
-    if n < 2 or abs(height - rect.width) > p.row_height_tolerance * rect.width:
-        return []
-    unpadded = Rect(rect.cx, rect.cy, rect.length - blob.pitch, rect.width - blob.pitch, rect.yaw)
-    if hull_fill(blob.points[:, :2], unpadded) < p.cube_min_fill:
-        return []
-    along = rect.local(blob.points[:, :2])[:, 0]
-    slot = np.clip(((along / rect.length + 0.5) * n).astype(int), 0, n - 1)
-    pieces = [blob.subset(slot == k) for k in range(n)]
-    return pieces if all(len(piece.points) >= p.min_points for piece in pieces) else []
 
 
 def cube(

@@ -1,9 +1,12 @@
 """RGB-D object detection and localisation in the world frame, one frame at a time.
 
-Pipeline: check the frame; height of every pixel above the table from depth;
-tall structures (the arm, people) and the robot base set aside; the remaining
-pixels above the table split by colour class and depth jumps into connected
-blobs; each blob measured (shapes.py) and placed on its support (supports.py).
+Pipeline: check the frame; fit the table plane and level the camera pose on it
+(table_plane.py); filter depth (median, then bilateral) when the table shows it
+noisy; height of every pixel above the table; tall structures (the arm, people)
+and the robot base set aside; the remaining pixels higher than the noise allows
+split by colour class and depth jumps into connected blobs; each blob measured
+(shapes.py, same-coloured objects touching cut apart in touching.py) and placed
+on its support (supports.py).
 """
 
 from __future__ import annotations
@@ -32,6 +35,12 @@ from embodied_stack.perception.inputs import check_frame
 from embodied_stack.perception.people import person_from_points
 from embodied_stack.perception.shapes import Blob, Measured, ShapeParams, mark_covered, measure
 from embodied_stack.perception.supports import resolve
+from embodied_stack.perception.table_plane import (
+    TableEstimate,
+    TableFitConfig,
+    estimate_table,
+    table_noise,
+)
 from embodied_stack.scene import ObjectKind
 from embodied_stack.schemas import PerceivedObject
 
@@ -42,6 +51,11 @@ PERSON_MIN_RISE = 0.2  # m of height seen above tall_z: a person, not an arm fra
 EMPTY_PROBE_RADIUS = 2  # px: the patch looked at for an object that should be there
 EMPTY_MARGIN = 0.01  # m: seeing this far past an object's top means it is not there
 DEPTH_JUDGED = frozenset({ObjectKind.CUBE, ObjectKind.CYLINDER, ObjectKind.BALL})
+MEDIAN_KERNEL = 3  # px: noisy depth is median-filtered...
+BILATERAL_DIAMETER = 5  # px ...then averaged over neighbours this far...
+BILATERAL_SPACE_PX = 2.0
+BILATERAL_RANGE_SIGMAS = 3.0  # ...whose depth is within this many noise stds
+WEAK_MIN_NEIGHBOURS = 5  # of 9: a pixel only just above the table joins only a dense region
 
 
 class DetectorConfig(BaseModel):
@@ -59,6 +73,10 @@ class DetectorConfig(BaseModel):
     min_pixels: int = Field(default=12, ge=1)
     min_person_pixels: int = Field(default=200, ge=1)
     shape: ShapeParams = ShapeParams()
+    table: TableFitConfig = TableFitConfig()
+    noise_filter_above: float = Field(default=0.0005, ge=0)  # m of table noise: filter depth
+    noise_sigmas: float = Field(default=4.0, gt=0)  # a blob rises this many noise stds...
+    noise_join_sigmas: float = Field(default=2.0, gt=0)  # ...with its pixels above this many
 
 
 class Detector:
@@ -71,21 +89,45 @@ class Detector:
         config: DetectorConfig | None = None,
     ) -> None:
         self.intr = intrinsics
-        self.pose = np.asarray(world_from_optical, dtype=np.float64)
+        self.configured_pose = np.asarray(world_from_optical, dtype=np.float64)
         self.config = config or DetectorConfig()
-        h, w = intrinsics.height, intrinsics.width
-        v, u = np.mgrid[0:h, 0:w].astype(np.float64)
-        rays = np.stack(
-            [
-                (u - intrinsics.cx) / intrinsics.fx,
-                (v - intrinsics.cy) / intrinsics.fy,
-                np.ones_like(u),
-            ],
-            axis=-1,
-        )
-        self._ray_z = (rays @ self.pose[2, :3]).astype(np.float32)  # world z per metre of depth
-        self._camera_xy = (float(self.pose[0, 3]), float(self.pose[1, 3]))
+        self._ray_u = (np.arange(intrinsics.width) - intrinsics.cx) / intrinsics.fx
+        self._ray_v = (np.arange(intrinsics.height) - intrinsics.cy) / intrinsics.fy
+        self._camera_xy = (float(self.configured_pose[0, 3]), float(self.configured_pose[1, 3]))
         self._last_view: tuple[npt.NDArray[np.float32], npt.NDArray[np.uint8]] | None = None
+        self.table: TableEstimate | None = None  # the last frame's table fit
+        self.noise = 0.0  # m, the last frame's table height noise after filtering
+        self.pose = self.configured_pose
+        self._ray_z = self._world_z_per_metre(self.pose)
+
+    def _world_z_per_metre(self, pose: FloatArray) -> npt.NDArray[np.float32]:
+        """World z gained per metre of depth, per pixel, for a pose."""
+        r = pose[2, :3]
+        ray_z = r[0] * self._ray_u[None, :] + r[1] * self._ray_v[:, None] + r[2]
+        out: npt.NDArray[np.float32] = ray_z.astype(np.float32)
+        return out
+
+    def _level_and_denoise(self, depth: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Level the pose on the table; filter depth the table shows noisy."""
+        cfg = self.config
+        self.table = estimate_table(depth, self.intr, self.configured_pose, cfg.table)
+        if self.table.pose is not self.pose:
+            self.pose = self.table.pose
+            self._ray_z = self._world_z_per_metre(self.pose)
+        noise = self.table.noise
+        if noise > cfg.noise_filter_above:
+            known = np.where(np.isfinite(depth) & (depth > 0), depth, np.float32(0.0))
+            depth = _denoised(known.astype(np.float32), noise)
+            noise = table_noise(depth, self.table, self.intr)
+        self.noise = noise
+        return depth
+
+    def _height_gate(self) -> tuple[float, float]:
+        """Heights above the table (low, high): a blob needs min_pixels above high and
+        keeps its pixels above low (hysteresis: a noisy tray floor 5 mm up stays whole)."""
+        cfg = self.config
+        high = max(cfg.min_height, cfg.noise_sigmas * self.noise)
+        return min(high, max(cfg.min_height, cfg.noise_join_sigmas * self.noise)), high
 
     def detect(
         self, rgb: object, depth: object, exclude: Excluder | None = None
@@ -93,10 +135,12 @@ class Detector:
         """All objects and people in one frame; raises PerceptionInputError on bad input."""
         rgb_ok, depth_ok = check_frame(rgb, depth, self.intr)
         cfg = self.config
+        depth_ok = self._level_and_denoise(depth_ok)
+        low, high = self._height_gate()
         valid = np.isfinite(depth_ok) & (depth_ok > 0)
         z = np.where(valid, np.float32(self.pose[2, 3]) + depth_ok * self._ray_z, np.float32(-1e3))
-        above = z > cfg.min_height
-        rows, cols = np.nonzero(above)
+        rows, cols = np.nonzero(z > low)
+        strong = z[rows, cols] > high
         points = deproject(
             cols.astype(np.float64),
             rows.astype(np.float64),
@@ -108,10 +152,10 @@ class Detector:
         if exclude is not None and len(points):
             arm = exclude(points)
         people, set_aside = self._people_and_arm(points, rows, cols, depth_ok, arm)
-        table_value = self._table_value(rgb_ok, z, valid)
+        table_value = self._table_value(rgb_ok, z, valid, high)
         occluders = occluder_image(z.shape, rows[set_aside], cols[set_aside])
         self._last_view = (depth_ok, occluders)
-        blobs = self._blobs(rgb_ok, depth_ok, points, rows, cols, ~set_aside, table_value)
+        blobs = self._blobs(rgb_ok, depth_ok, points, rows, cols, ~set_aside, strong, table_value)
         for blob in blobs:
             blob.occluded = touches(blob.uv, occluders)
         mark_covered(blobs, cfg.shape)
@@ -222,16 +266,27 @@ class Detector:
     # ---- colour blobs -------------------------------------------------------------------
 
     def _table_value(
-        self, rgb: npt.NDArray[np.uint8], z: npt.NDArray[np.float32], valid: BoolArray
+        self,
+        rgb: npt.NDArray[np.uint8],
+        z: npt.NDArray[np.float32],
+        valid: BoolArray,
+        band: float,
     ) -> float:
         """Median brightness of the table: the reference for white, gray and black."""
         step = 4
         sub_z, sub_valid = z[::step, ::step], valid[::step, ::step]
-        on_table = sub_valid & (np.abs(sub_z) < self.config.min_height)
+        on_table = sub_valid & (np.abs(sub_z) < band)
         if np.count_nonzero(on_table) < 50:
             return 111.0
         values = rgb[::step, ::step][on_table].max(axis=1)
         return float(np.median(values))
+
+    def _pixel_area(self, points: FloatArray, depth: npt.NDArray[np.float32]) -> FloatArray:
+        """Area each pixel covers on a horizontal surface at its point's height:
+        depth^3 / (fx fy (camera height above the point))."""
+        above = np.maximum(self.pose[2, 3] - points[:, 2], 1e-3)
+        area: FloatArray = depth.astype(np.float64) ** 3 / (self.intr.fx * self.intr.fy * above)
+        return area
 
     def _blobs(
         self,
@@ -241,15 +296,19 @@ class Detector:
         rows: npt.NDArray[np.intp],
         cols: npt.NDArray[np.intp],
         keep: BoolArray,
+        strong: BoolArray,
         table_value: float,
     ) -> list[Blob]:
+        """Connected regions of one colour class without depth jumps, each with at least
+        min_pixels strong (clearly above the table) pixels."""
         if not np.any(keep):
             return []
-        rows, cols, points = rows[keep], cols[keep], points[keep]
+        rows, cols, points, strong = rows[keep], cols[keep], points[keep], strong[keep]
         classes, values = pixel_classes(rgb[rows, cols], table_value)
         v0, v1, u0, u1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
         label_image = np.full((v1 - v0, u1 - u0), 255, dtype=np.uint8)
         label_image[rows - v0, cols - u0] = classes
+        _drop_lone_weak(label_image, rows[~strong] - v0, cols[~strong] - u0)
         cut = far_side_of_jumps(depth[v0:v1, u0:u1], self.config.depth_jump)
         label_image[cut] = 255
         pitch_scale = 1.0 / self.intr.fy
@@ -267,16 +326,41 @@ class Detector:
             bounds = np.searchsorted(member_labels[index], np.arange(1, count + 1))
             for k in range(count - 1):
                 members = index[bounds[k] : bounds[k + 1]]
-                if len(members) < self.config.min_pixels:
+                if np.count_nonzero(strong[members]) < self.config.min_pixels:
                     continue
-                pts = points[members]
                 color = class_color(cls)
-                pitch = float(np.median(depth[rows[members], cols[members]])) * pitch_scale
+                metres = depth[rows[members], cols[members]]
+                pitch = float(np.median(metres)) * pitch_scale
                 uv = np.stack([cols[members], rows[members]], axis=1).astype(np.int32)
-                blob = Blob(pts, values[members], uv, color, pitch, self._camera_xy)
-                blob.table_value = table_value
+                area = self._pixel_area(points[members], metres)
+                blob = Blob(points[members], values[members], uv, area, color, pitch)
+                blob.camera_xy, blob.table_value = self._camera_xy, table_value
                 blobs.append(blob)
         return blobs
+
+
+def _denoised(depth: npt.NDArray[np.float32], noise: float) -> npt.NDArray[np.float32]:
+    """Noisy depth (0 where unknown) filtered: a median drops specks and fills pinholes,
+    then a bilateral filter averages neighbours within a few noise stds of each other,
+    so steps (a tray's 6 mm rim, an object's outline) stay sharp."""
+    median = cv2.medianBlur(depth, MEDIAN_KERNEL)
+    out = cv2.bilateralFilter(
+        median, BILATERAL_DIAMETER, BILATERAL_RANGE_SIGMAS * noise, BILATERAL_SPACE_PX
+    )
+    return np.asarray(out, dtype=np.float32)
+
+
+def _drop_lone_weak(
+    label_image: npt.NDArray[np.uint8], rows: npt.NDArray[np.intp], cols: npt.NDArray[np.intp]
+) -> None:
+    """Unlabel weak pixels (only just above the table) with few labelled neighbours:
+    specks of a noisy table, which would cling to an object and stretch its outline."""
+    if len(rows) == 0:
+        return
+    labelled = (label_image != 255).astype(np.uint8)
+    neighbours = cv2.boxFilter(labelled, cv2.CV_16U, (3, 3), normalize=False)
+    lone = neighbours[rows, cols] < WEAK_MIN_NEIGHBOURS
+    label_image[rows[lone], cols[lone]] = 255
 
 
 def _at_border(rows: npt.NDArray[np.intp], cols: npt.NDArray[np.intp], intr: Intrinsics) -> bool:

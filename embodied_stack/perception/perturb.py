@@ -27,6 +27,15 @@ def noise(rgb: Rgb, depth: Depth, rng: np.random.Generator) -> tuple[Rgb, Depth]
     return noisy, (depth + rng.normal(0.0, 0.001, depth.shape)).astype(np.float32)
 
 
+def depth_noise(sigma: float) -> Perturb:
+    """Gaussian depth noise alone, sigma metres per pixel (a stereo camera's at a metre)."""
+
+    def apply(rgb: Rgb, depth: Depth, rng: np.random.Generator) -> tuple[Rgb, Depth]:
+        return rgb, (depth + rng.normal(0.0, sigma, depth.shape)).astype(np.float32)
+
+    return apply
+
+
 def holes(rgb: Rgb, depth: Depth, rng: np.random.Generator) -> tuple[Rgb, Depth]:
     """5 % of depth pixels NaN, and 30 patches of 6x6 zeros (no return)."""
     out = depth.copy()
@@ -46,6 +55,8 @@ PERTURBATIONS: dict[str, Perturb] = {
     "darker_30": brightness(0.7),
     "brighter_30": brightness(1.3),
     "noise": noise,
+    "depth_noise_2mm": depth_noise(0.002),
+    "depth_noise_3mm": depth_noise(0.003),
     "holes": holes,
     "all_at_once": everything,
 }

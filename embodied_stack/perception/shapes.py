@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from embodied_stack.perception.blobs import Blob, Measured, ShapeParams, mark_covered, measured
-from embodied_stack.perception.cubes import cube, side_by_side
+from embodied_stack.perception.cubes import cube
 from embodied_stack.perception.footprint import (
     Rect,
     hull_fill,
@@ -22,6 +22,7 @@ from embodied_stack.perception.footprint import (
     sphere_fit,
     wrap_quarter_turn,
 )
+from embodied_stack.perception.touching import touching_cubes
 from embodied_stack.scene import ObjectKind
 
 __all__ = ["Blob", "Measured", "ShapeParams", "mark_covered", "measure"]
@@ -37,19 +38,27 @@ def measure(blob: Blob, p: ShapeParams) -> list[Measured]:
     top, low = float(np.percentile(z, 99)), float(np.percentile(z, 1))
     if rect.width - blob.pitch < p.min_width:
         return []  # a wall seen edge-on (a person's side, the table's edge), not an object
+    split = touching_cubes(blob, top, low, p)
+    if split is not None:
+        cubes, rest = split
+        found = [_cube_piece(piece, top, p) for piece in cubes]
+        for part in rest:
+            found += measure(part, p)
+        return found
     if rect.width < p.knife_max_width and rect.length >= p.knife_min_aspect * rect.width:
         return [measured(ObjectKind.KNIFE, blob, rect, top, low)]
     if rect.length >= p.container_min_length and rect.width >= p.container_min_width:
         found = _container(blob, rect, p)
         if found:
             return found
-    pieces = side_by_side(blob, rect, top, low, p)
-    if pieces:
-        return [
-            _compact(piece, min_area_rect(piece.points[:, :2], pad=blob.pitch), top, low, p)
-            for piece in pieces
-        ]
     return [_compact(blob, rect, top, low, p)]
+
+
+def _cube_piece(piece: Blob, top: float, p: ShapeParams) -> Measured:
+    """One cube cut from a blob of touching objects: its top face is top."""
+    rect = min_area_rect(piece.points[:, :2], pad=piece.pitch)
+    low = float(np.percentile(piece.points[:, 2], 1))
+    return cube(piece, rect, top, low, piece.points[:, 2] > top - p.top_band, p)
 
 
 def _container(blob: Blob, rect: Rect, p: ShapeParams) -> list[Measured]:

@@ -49,6 +49,58 @@ def render_scene(scene: Scene, settle_steps: int = 0) -> Rendered:
         return Rendered(scene, rgb, depth, world.ground_truth())
 
 
+HARD_SCENE = Scene.model_validate(
+    {
+        "objects": [
+            {"id": "base", "kind": "cube", "color": "red", "size": 0.045, "xy": [0.48, -0.18]},
+            {"id": "mid", "kind": "cube", "color": "green", "size": 0.04, "on": "base"},
+            {"id": "top", "kind": "cube", "color": "blue", "size": 0.035, "on": "mid"},
+            {
+                "id": "tray",
+                "kind": "tray",
+                "color": "red",
+                "size": [0.18, 0.16, 0.03],
+                "xy": [0.62, 0.22],
+                "yaw": 0.3,
+            },
+            {"id": "in_tray", "kind": "cube", "color": "red", "size": 0.04, "on": "tray"},
+            {
+                "id": "plate",
+                "kind": "plate",
+                "color": "white",
+                "size": [0.16, 0.16, 0.015],
+                "xy": [0.40, 0.15],
+            },
+            {"id": "on_plate", "kind": "ball", "color": "yellow", "size": 0.025, "on": "plate"},
+            {
+                "id": "cyl",
+                "kind": "cylinder",
+                "color": "orange",
+                "size": [0.02, 0.07],
+                "xy": [0.62, -0.05],
+            },
+            {"id": "ball", "kind": "ball", "color": "purple", "size": 0.03, "xy": [0.35, -0.05]},
+            {
+                "id": "knife",
+                "kind": "knife",
+                "color": "black",
+                "size": [0.20, 0.025, 0.015],
+                "xy": [0.70, -0.25],
+                "yaw": 0.7,
+            },
+            {"id": "gray", "kind": "cube", "color": "gray", "size": 0.04, "xy": [0.30, -0.25]},
+        ]
+    }
+)
+
+
+@functools.cache
+def hard_scene() -> Rendered:
+    """Every kind at once: a three-cube stack, a cube in a same-coloured tray, a ball on
+    a plate, a tall thin cylinder, a black knife, a gray cube on the light table."""
+    return render_scene(HARD_SCENE, settle_steps=60)
+
+
 @functools.cache
 def detector() -> Detector:
     intr = Intrinsics.from_config(CAMERA)

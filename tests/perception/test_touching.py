@@ -1,0 +1,81 @@
+"""Same-coloured objects touching each other make one colour blob: the cubes in it are
+found by their top faces and the rest measured apart (rendered by the simulator)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from embodied_stack.perception.evaluate import false_positives, match_scene
+from embodied_stack.scene import ObjectKind, Scene
+from tests.perception.helpers import POSITION_TARGET, detector, render_scene
+
+EDGE = 0.04
+
+
+def cube(object_id: str, color: str, x: float, y: float, yaw: float = 0.0) -> dict[str, Any]:
+    return {"id": object_id, "kind": "cube", "color": color, "size": EDGE, "xy": [x, y], "yaw": yaw}
+
+
+def turned(cx: float, cy: float, dx: float, dy: float, yaw: float) -> tuple[float, float]:
+    c, s = math.cos(yaw), math.sin(yaw)
+    return cx + dx * c - dy * s, cy + dx * s + dy * c
+
+
+KNIFE = {"kind": "knife", "color": "black", "size": [0.20, 0.025, 0.015]}
+GREEN_TRAY = {"id": "tray", "kind": "tray", "color": "green", "size": [0.16, 0.16, 0.03]}
+LAYOUTS: dict[str, list[dict[str, Any]]] = {
+    "yellow_2x2_grid": [
+        cube(f"c{i}{j}", "yellow", 0.43 + EDGE * i, 0.08 + EDGE * j) for i in (0, 1) for j in (0, 1)
+    ],
+    "red_pair_offset_by_half_a_cube": [
+        cube("a", "red", 0.50, -0.10),
+        cube("b", "red", 0.54, -0.08),
+    ],
+    "green_cube_against_green_tray": [
+        {**GREEN_TRAY, "xy": [0.6, 0.1]},
+        cube("c", "green", 0.6, 0.2),
+    ],
+    "black_knife_along_black_cube": [
+        cube("c", "black", 0.45, -0.2),
+        {**KNIFE, "id": "k", "xy": [0.45, -0.1675]},
+    ],
+    "black_knife_end_on_black_cube": [
+        cube("c", "black", 0.45, -0.2),
+        {**KNIFE, "id": "k", "xy": [0.45, -0.08], "yaw": math.pi / 2},
+    ],
+    "turned_blue_row_of_three": [
+        cube(f"c{i}", "blue", *turned(0.45, 0.0, EDGE * (i - 1), 0.0, 0.4), yaw=0.4)
+        for i in range(3)
+    ],
+    "purple_3x2_grid": [
+        cube(f"c{i}{j}", "purple", 0.42 + EDGE * i, 0.1 + EDGE * j)
+        for i in range(3)
+        for j in (0, 1)
+    ],
+    "green_cube_in_green_tray_against_its_wall": [
+        {**GREEN_TRAY, "xy": [0.55, 0.1]},
+        cube("c", "green", 0.55, 0.153),
+    ],
+}
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_touching_same_coloured_objects_are_told_apart(layout: str) -> None:
+    scene = Scene.model_validate({"objects": LAYOUTS[layout]})
+    r = render_scene(scene, settle_steps=60)
+    detections = detector().detect(r.rgb, r.depth)
+    matches = match_scene(scene, r.truth, detections)
+    assert all(m.detection is not None for m in matches), [
+        (m.object_id, m.detection) for m in matches
+    ]
+    assert not false_positives(matches, detections), [d.label() for d in detections]
+    for m in matches:
+        assert m.pos_err < POSITION_TARGET, f"{m.object_id}: {m.pos_err * 1000:.1f} mm"
+        if m.yaw_err is not None:
+            assert m.yaw_err < math.radians(5), m.object_id
+        assert m.detection is not None
+        if m.detection.kind is ObjectKind.CUBE:
+            assert m.detection.size == pytest.approx((EDGE, EDGE, EDGE), abs=0.004)
