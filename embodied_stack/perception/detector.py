@@ -225,8 +225,9 @@ class Detector:
             if not known_arm and base_dist[members].min() < cfg.arm_reach_radius:
                 continue  # no joint state: a tall blob reaching the robot base is the arm
             cut = self._cut_by_arm(rows, cols, members, arm)
+            box = box_of(rows, cols, members)
             person = person_from_points(
-                points[members], self._camera_xy, box_of(rows, cols, members), points[cut]
+                points[members], self._camera_xy, box, points[cut], at_border
             )
             people.append(person)
             person_seed[members] = True

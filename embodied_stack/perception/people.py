@@ -69,11 +69,13 @@ def person_from_points(
     camera_xy: tuple[float, float],
     box: tuple[int, int, int, int],
     cut: FloatArray | None = None,
+    at_border: bool = False,
 ) -> Detection:
     """A person's box fitted to the visible points of its upper body.
 
     cut: the person's points (M, 3) where something in front (the arm) hides the
     rest of them in the image, so that edge is not mistaken for the person's side.
+    at_border: the person runs off the image; they are reported occluded either way.
     """
     axis = _person_axis(points)
     frame = Rect(0.0, 0.0, 1.0, 1.0, axis)
@@ -97,5 +99,5 @@ def person_from_points(
         confidence=min(1.0, 0.5 + len(points) / 2000.0),
         pixels=len(points),
         box=box,
-        occluded=cut is not None and len(cut) > 0,
+        occluded=at_border or (cut is not None and len(cut) > 0),
     )

@@ -17,7 +17,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from embodied_stack.perception.detection import Detection
-from embodied_stack.scene import GRASPABLE
+from embodied_stack.scene import GRASPABLE, ObjectKind
 from embodied_stack.schemas import PerceivedObject
 
 Vec3 = tuple[float, float, float]
@@ -146,15 +146,17 @@ class ObjectTracker:
         self._last_stamp = -math.inf
 
     def _glimpse_of(self, det: Detection) -> str | None:
-        """The known object a partial view belongs to (the held one, or one of its
-        colour nearby when the view is occluded); None for a clear view."""
+        """The known object a partial view belongs to (the held one when the view is
+        cut by the gripper, else one of its colour nearby); None for a clear view.
+
+        Only a partial view of the held object's colour is the held object: a clear
+        view is matched by kind like any other (the cube beside it, the tray below
+        it keep their own ids)."""
+        if not det.occluded or det.kind is ObjectKind.HUMAN:
+            return None  # a person is placed from the faces seen: never a mere glimpse
         held = self.held_id()
-        if held is not None and (
-            _distance(self._tracks[held].obj.position, det.position) < self.config.grasp_radius
-        ):
+        if held is not None and self._held_glimpse(self._tracks[held].obj, det):
             return held
-        if not det.occluded:
-            return None
         near = [
             (_distance(track.obj.position, det.position), track_id)
             for track_id, track in self._tracks.items()
@@ -162,6 +164,13 @@ class ObjectTracker:
         ]
         best = min(near, default=None)
         return best[1] if best is not None and best[0] <= self.config.match_distance else None
+
+    def _held_glimpse(self, held: PerceivedObject, det: Detection) -> bool:
+        return (
+            det.color == held.color
+            and det.kind in GRASPABLE
+            and _distance(held.position, det.position) < self.config.grasp_radius
+        )
 
     def objects(self) -> list[PerceivedObject]:
         return [self._tracks[k].obj for k in sorted(self._tracks)]

@@ -31,3 +31,4 @@ def test_person_found_where_they_stand(where: str) -> None:
     assert len(people) == 1 and len(detections) == 1, [d.label() for d in detections]
     assert math.dist(people[0].position, r.truth.objects["p"].position) < 0.02
     assert abs(math.remainder(people[0].yaw - yaw, math.pi)) < math.radians(5)
+    assert people[0].occluded  # each runs off the image: partly out of view

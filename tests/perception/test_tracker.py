@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from embodied_stack.perception.detection import Detection
 from embodied_stack.perception.tracker import ObjectTracker, TrackerConfig
 from embodied_stack.scene import Color, ObjectKind
@@ -122,11 +124,39 @@ def test_what_is_between_the_fingers_is_the_held_object() -> None:
     tracker.update([cube(0.5, 0.2)], 0.0)
     tracker.set_gripper((0.5, 0.2, 0.02), grasping=True)
     tracker.set_gripper((0.5, 0.2, 0.20), grasping=True)
-    seen_in_gripper = Detection(
-        kind=ObjectKind.BALL, color=Color.RED, position=(0.5, 0.21, 0.19), size=(0.03, 0.03, 0.03)
+    seen_in_gripper = Detection(  # cut by the fingers: partial, so occluded
+        kind=ObjectKind.BALL,
+        color=Color.RED,
+        position=(0.5, 0.21, 0.19),
+        size=(0.03, 0.03, 0.03),
+        occluded=True,
     )
     objs = by_id(tracker.update([seen_in_gripper], 0.1))
     assert set(objs) == {"red_cube_1"} and objs["red_cube_1"].support == "held"
+
+
+def test_what_is_near_the_held_object_is_not_taken_for_it() -> None:
+    """Lowering the red cube into a tray, next to another red cube: the tray (another
+    colour), the other cube (seen whole) and a glimpse of a blue cube keep their ids."""
+    tracker = ObjectTracker()
+    first = [cube(0.5, 0.2), cube(0.6, 0.045), tray(0.6, 0.0), cube(0.3, 0.0, Color.BLUE)]
+    tracker.update(first, 0.0)
+    tracker.set_gripper((0.3, 0.0, 0.02), grasping=True)  # the blue cube
+    assert tracker.held_id() == "blue_cube_1"
+    tracker.set_gripper((0.5, 0.2, 0.02), grasping=False)
+    tracker.set_gripper((0.5, 0.2, 0.02), grasping=True)  # now the red one at y 0.2
+    held = tracker.held_id()
+    assert held is not None and held.startswith("red_cube")
+    tracker.set_gripper((0.6, 0.0, 0.03), grasping=True)  # over the tray, 4.5 cm off the other
+    blue_glimpse = cube(0.3, 0.0, Color.BLUE).model_copy(update={"occluded": True})
+    seen = [cube(0.6, 0.045), tray(0.6, 0.0), blue_glimpse]
+    for t in (0.1, 0.2, 0.3):
+        objs = by_id(tracker.update(seen, t))
+    assert objs[held].support == "held" and objs[held].position[:2] == (0.6, 0.0)
+    other = next(k for k in objs if k.startswith("red_cube") and k != held)
+    assert objs[other].position[:2] == (0.6, 0.045) and objs[other].stamp == 0.3
+    assert objs["green_tray_1"].stamp == 0.3 and not objs["green_tray_1"].stale
+    assert len(objs) == 4
 
 
 def test_an_object_whose_place_is_seen_empty_is_dropped() -> None:
@@ -148,3 +178,22 @@ def test_a_clock_that_restarts_starts_a_new_scene() -> None:
     tracker.update([cube(0.5, 0.2)], 30.0)
     objs = by_id(tracker.update([cube(0.3, -0.2, Color.BLUE)], 0.1))
     assert set(objs) == {"blue_cube_1"}
+
+
+def test_a_person_partly_out_of_view_is_followed() -> None:
+    """People are nearly always cut by the image border (occluded): still tracked."""
+    tracker = ObjectTracker()
+
+    def person(x: float) -> Detection:
+        return Detection(
+            kind=ObjectKind.HUMAN,
+            position=(x, 0.75, -0.3),
+            size=(0.35, 0.5, 0.9),
+            support="floor",
+            occluded=True,
+        )
+
+    for step in range(6):
+        objs = by_id(tracker.update([person(0.3 + 0.05 * step)], 0.2 * step))
+    assert set(objs) == {"human_1"}
+    assert objs["human_1"].position[0] == pytest.approx(0.55) and not objs["human_1"].stale
