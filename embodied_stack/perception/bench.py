@@ -1,16 +1,20 @@
 """`embodied-stack bench perception --json OUT`: accuracy and speed on rendered scenes.
 
 Every scene of the public task and red-team suites is rendered by the simulator
-(rendering is not timed), then detected on one core; detections are scored
-against ground truth (evaluate.py).
+(rendering is not timed), then detected on one core (every thread of the process
+pinned to one CPU, OpenCV single-threaded); detections are scored against ground
+truth (evaluate.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import statistics
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -25,6 +29,43 @@ from embodied_stack.schemas import GroundTruth
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 DEFAULT_SUITES = [SHARED / "tasks" / "public.yaml", SHARED / "redteam" / "public.yaml"]
+
+
+def _threads() -> list[int]:
+    """Ids of this process's threads (numpy's BLAS pool included); [0] without /proc."""
+    try:
+        return [int(tid) for tid in os.listdir("/proc/self/task")]
+    except OSError:
+        return [0]
+
+
+@contextlib.contextmanager
+def one_core() -> Iterator[str]:
+    """Every thread of the process on one CPU, OpenCV single-threaded; restored after.
+
+    Yields what was pinned (for the figures): "cpu N", or why nothing could be.
+    """
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    if not hasattr(os, "sched_setaffinity"):
+        try:
+            yield "not pinned: no sched_setaffinity here (OpenCV single-threaded only)"
+        finally:
+            cv2.setNumThreads(threads)
+        return
+    cpu = min(os.sched_getaffinity(0))
+    before: dict[int, set[int]] = {}
+    for tid in _threads():
+        with contextlib.suppress(OSError):  # a thread may end meanwhile
+            before[tid] = os.sched_getaffinity(tid)
+            os.sched_setaffinity(tid, {cpu})
+    try:
+        yield f"cpu {cpu}"
+    finally:
+        for tid, cpus in before.items():
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(tid, cpus)
+        cv2.setNumThreads(threads)
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -85,15 +126,16 @@ def _evaluate(
 
 
 def run(suites: list[Path], repeat: int, perturb: bool = False) -> dict[str, object]:
-    cv2.setNumThreads(1)  # one core
     cam = CameraConfig()
     detector = Detector(Intrinsics.from_config(cam), world_from_optical(cam.position, cam.target))
     frames = _render_all(suites, cam)
-    figures, times = _evaluate(detector, frames, repeat)
+    with one_core() as pinned:
+        figures, times = _evaluate(detector, frames, repeat)
     out: dict[str, object] = {
         "scenes": len(frames),
         "objects": sum(len(scene.objects) for scene, *_ in frames),
         "fps_640x480": 1.0 / statistics.median(times),
+        "one_core": pinned,
         **figures,
     }
     if perturb:
