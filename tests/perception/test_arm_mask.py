@@ -11,6 +11,7 @@ from embodied_stack.control.kinematics import Chain
 from embodied_stack.perception.arm_mask import ArmModel
 from embodied_stack.perception.evaluate import false_positives, match_scene
 from embodied_stack.robot import load_robot
+from embodied_stack.schemas import PerceivedObject
 from embodied_stack.sim.world import SimWorld
 from tests.perception.helpers import CAMERA, detector, suite_scene
 
@@ -83,3 +84,37 @@ def test_an_empty_place_is_seen_empty_but_a_hidden_one_is_not() -> None:
     detector().detect(rgb, depth, exclude=arm.contains)
     assert detector().seen_empty(red)
     assert not detector().seen_empty(blue)
+
+
+@pytest.mark.parametrize(
+    "tcp", [(0.55, -0.15, 0.10), (0.53, -0.15, 0.08)], ids=["hidden", "glimpsed_beside_the_hand"]
+)
+def test_a_cube_under_the_hand_keeps_its_last_position_marked_stale(
+    tcp: tuple[float, float, float],
+) -> None:
+    from embodied_stack.perception.tracker import ObjectTracker, TrackerConfig
+
+    profile = load_robot("panda")
+    arm = ArmModel(profile)  # at home, as the simulator starts
+    tracker = ObjectTracker(TrackerConfig(stale_after_s=0.5))
+
+    def look(world: SimWorld, stamp: float) -> dict[str, PerceivedObject]:
+        rgb, depth = world.render()
+        detections = detector().detect(rgb, depth, exclude=arm.contains)
+        return {o.id: o for o in tracker.update(detections, stamp, detector().seen_empty)}
+
+    with SimWorld(scene=suite_scene("tasks", "two_cubes_tray"), camera=CAMERA) as world:
+        first = look(world, 0.0)
+        assert set(first) == {"red_cube_1", "blue_cube_1", "green_tray_1"}
+        solution = IkSolver(Chain(profile)).solve_down(np.array(tcp), 0.0, np.array(profile.home))
+        assert solution.ok
+        _pose_arm(world, profile.joints, solution.q)  # the hand between the camera and the cube
+        joints = world.joint_state()
+        arm.set_joints(dict(zip(joints.names, joints.positions, strict=True)))
+        frames = [look(world, 0.2 * step) for step in range(1, 8)]  # 1.4 s under the hand
+    for objects in frames:
+        assert set(objects) == set(first)  # nothing forgotten, no arm part, no glimpse as new
+        assert objects["red_cube_1"].position == first["red_cube_1"].position
+        assert not objects["blue_cube_1"].stale and not objects["green_tray_1"].stale
+    assert not frames[0]["red_cube_1"].stale  # 0.2 s: not yet
+    assert frames[-1]["red_cube_1"].stale and frames[-1]["red_cube_1"].stamp == 0.0
