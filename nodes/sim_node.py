@@ -9,10 +9,20 @@ Trajectories and gripper commands come in as the arm's controller takes them
 for). `sim/control` (JSON SimControl) lets runners reset the scene or move objects.
 
 It holds the arm on its own (DESIGN.md §5) while `safety/estop` is true (or no
-e-stop state has arrived yet) or the kill-switch heartbeat is older than
-`heartbeat_timeout_s` by the wall clock (none yet counts as stale). A hold keeps
-the measured position; lifting it never restarts motion: a new trajectory must come.
-Each change of the hold goes out on `sim/hold` (JSON HoldStatus, monotonic-stamped).
+e-stop state has arrived yet), when the kill-switch heartbeat misses its DDS
+deadline of `heartbeat_timeout_s` (judged by DDS's own threads, nodes/heartbeat.py;
+none yet counts as stale), and when the commander's heartbeat
+(`commander_heartbeat`, motion_node's `motion/heartbeat`) misses
+`motion_heartbeat_timeout_s`. DDS pairs a heartbeat's publisher with the watch only
+if the deadline it offers is at most the timeout: a sender that offers a longer one
+is never heard (the arm holds for good), and the node says so as an error naming
+the parameter. A hold keeps the measured position; lifting it never restarts
+motion: a new trajectory must come. Each change of the hold goes out on `sim/hold`
+(JSON HoldStatus, monotonic-stamped). A trajectory or gripper command that cannot be
+followed (malformed, not finite, outside the joint limits, faster than the velocity
+limits) is rejected with the reason in the log and the arm holds.
+
+Every parameter is read once, at start: they are read-only.
 """
 
 from __future__ import annotations
@@ -25,6 +35,8 @@ from typing import Any
 
 import rclpy
 from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor
+from rclpy.clock import Clock as RosClock
+from rclpy.clock import ClockType
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, JointState
@@ -36,7 +48,12 @@ from embodied_stack.config import config_path
 from embodied_stack.errors import SchemaError
 from embodied_stack.motion_types import JointStateSample
 from embodied_stack.nodes import qos
-from embodied_stack.nodes.heartbeat import MOTION_HEARTBEAT, HeartbeatWatch, SafetyParticipant
+from embodied_stack.nodes.heartbeat import (
+    MOTION_HEARTBEAT,
+    TOPIC,
+    HeartbeatWatch,
+    SafetyParticipant,
+)
 from embodied_stack.nodes.ros_conversions import (
     camera_info_to_ros,
     depth_to_ros,
@@ -65,10 +82,11 @@ PHYSICS_MIN_SLEEP_S = 2e-4  # per step, at real-time priority: other threads get
 
 
 def _describe(text: str, low: float | None = None, high: float | None = None) -> Any:
+    """Read-only: each parameter is read at start, a later change would be ignored."""
     if low is None or high is None:
-        return ParameterDescriptor(description=text)
+        return ParameterDescriptor(description=text, read_only=True)
     span = FloatingPointRange(from_value=low, to_value=high, step=0.0)
-    return ParameterDescriptor(description=text, floating_point_range=[span])
+    return ParameterDescriptor(description=text, floating_point_range=[span], read_only=True)
 
 
 # The tiny renderer takes ~35 ms for 320x240 and ~100 ms for 640x480 on one core
@@ -208,11 +226,16 @@ class SimNode(Node):
             self._safety, self._timeout_s, on_change=self._on_heartbeat
         )
         self._commander: HeartbeatWatch | None = None  # owned here, not only by its subscription
+        watched = [(TOPIC, "heartbeat_timeout_s", self._timeout_s)]
         if commander := str(p("commander_heartbeat").value):
             timeout = float(p("motion_heartbeat_timeout_s").value)
             self._commander = HeartbeatWatch(
                 self._safety, timeout, on_change=self._on_commander, topic=commander
             )
+            watched.append((commander, "motion_heartbeat_timeout_s", timeout))
+        self._unpaired: set[tuple[str, str]] = set()  # (topic, publisher) already reported
+        steady = RosClock(clock_type=ClockType.STEADY_TIME)
+        self.create_timer(1.0, lambda: self._check_deadlines(watched), clock=steady)
         self.create_subscription(String, "sim/control", self._on_control, qos.COMMAND)
         self.create_subscription(String, "perception/objects", self._on_objects, qos.STATE)
         self._trip_pub = self.create_publisher(String, "safety/trip", qos.COMMAND)
@@ -239,6 +262,23 @@ class SimNode(Node):
     def _on_commander(self, stale_reason: str | None) -> None:
         self._guard.commander(stale_reason)
         self._check_hold()
+
+    def _check_deadlines(self, watched: list[tuple[str, str, float]]) -> None:
+        """A heartbeat publisher offering a longer deadline than our timeout (or none) is
+        never paired by DDS: its beats never arrive. Say which, once per publisher."""
+        for topic, param, timeout in watched:
+            for info in self.get_publishers_info_by_topic(self.resolve_topic_name(topic)):
+                offered = info.qos_profile.deadline.nanoseconds * 1e-9
+                sender = f"{info.node_namespace.rstrip('/')}/{info.node_name}"
+                if offered <= timeout + 1e-9 or (topic, sender) in self._unpaired:
+                    continue
+                self._unpaired.add((topic, sender))
+                what = "no deadline" if offered > 1e9 else f"a {offered:g} s deadline"
+                self.get_logger().error(
+                    f"{param} = {timeout:g} s is below what {sender} offers on {topic}"
+                    f" ({what}): DDS does not pair them, no beat arrives and the arm holds."
+                    f" Give every node the same {param} (config/stack.yaml, /**)."
+                )
 
     def _on_estop(self, msg: Bool) -> None:
         self._guard.estop(bool(msg.data))
