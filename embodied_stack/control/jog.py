@@ -11,12 +11,16 @@ measured state taken while the arm still moved (decelerating, a stale joint stat
 reversal), the follower would rush from where it holds to that point in the first few
 tens of milliseconds. So a step continues from the last step's end once the measured
 arm stands there, and a (re)start after a hold waits until the arm has been seen
-standing still for `settle_s` of measured (sample) time after the hold. Standing still,
-the arm is at the start of the step the hold cut short, where it held, or at that
-step's end. Only the start is ambiguous (joint states late enough still show the arm
-before it left): then the new step begins with a lead-in to the measured point, long
-enough to cover, at the jog speed, the farthest the follower can have got along the
-cut step (the wall time it had, plus `LATENCY_S`; a simulator never runs faster).
+standing still for `settle_s` of measured (sample) time after the hold. Seen moving
+after the hold and then standing still, the arm is where the follower holds. Seen
+only standing still, it may be where the hold left it, or where it stood before the
+cut step was sent (joint states late enough still show the arm before it left, or
+creeping off at the very start of the step): then the new step begins with a lead-in
+to the measured point, long enough to cover, at the jog speed, the farthest the
+follower can be from it: anywhere it stood before the cut step, or got along that step
+(the wall time it had, plus `LATENCY_S`; a simulator never runs faster). Where it stood
+before is the cut step's start when that step continued a jog or started plainly, and
+anywhere it may have held before when that step itself began with a lead-in.
 """
 
 from __future__ import annotations
@@ -70,6 +74,8 @@ class RestWatch:
         self._last_stamp = -math.inf
         self._after = -math.inf  # stillness must begin after this sample time
         self._still: tuple[float, Array] | None = None  # since when, and where
+        self._first_after: Array | None = None  # the first position sampled after `_after`
+        self._moved = False  # seen more than ARRIVED_RAD from it since
 
     def observe(self, state: JointStateSample, joints: Array, now: float) -> None:
         """`now` (the caller's clock) stands in for the stamp of an unstamped sample."""
@@ -78,6 +84,10 @@ class RestWatch:
             return  # seen already (or older)
         self._last_stamp = stamp
         q = np.asarray(joints, dtype=float)
+        if stamp > self._after:
+            if self._first_after is None:
+                self._first_after = q
+            self._moved = self._moved or float(np.abs(q - self._first_after).max()) > ARRIVED_RAD
         moving = self._fastest(state) > REST_RAD_S
         if self._still is not None:
             moving = moving or float(np.abs(q - self._still[1]).max()) > ARRIVED_RAD
@@ -96,6 +106,12 @@ class RestWatch:
     def restart(self) -> None:
         """A hold was sent: only samples after it can show the arm at rest."""
         self._after, self._still = self._last_stamp, None
+        self._first_after, self._moved = None, False
+
+    @property
+    def moved(self) -> bool:
+        """The arm was seen moving (by more than ARRIVED_RAD) since the last hold."""
+        return self._moved
 
     @property
     def still(self) -> bool:
@@ -118,8 +134,10 @@ class JogController:
         self._step_ends = 0.0  # wall time the current step finishes
         self._end: Array | None = None  # joints at the end of the current step
         self._rest = RestWatch(settings.settle_s, ctx.profile.joints)
-        self._sent: tuple[float, TrajectorySegment] | None = None  # last step, when sent
-        self._may_hold: tuple[Array, Array] | None = None  # cut step's start, reachable points
+        # The last step: when it was sent, and where the follower may have rested then.
+        self._sent: tuple[float, TrajectorySegment, Array] | None = None
+        # After a hold: every point (joints) where the follower may hold now.
+        self._may_hold: Array | None = None
         self.rejected: str | None = None
 
     @property
@@ -178,9 +196,9 @@ class JogController:
             return []
         self._rest.restart()
         if self._sent is not None:  # where along its last step the follower may stop
-            sent_at, segment = self._sent
+            sent_at, segment, rested = self._sent
             reach = math.inf if now is None else now - sent_at + LATENCY_S
-            self._may_hold = (segment.start, _reachable(segment.command, reach))
+            self._may_hold = np.vstack((rested, _reachable(segment.command, reach)))
         self._sent = None
         return [SendTrajectory(JointTrajectoryCommand(tuple(self.ctx.profile.joints)), "hold")]
 
@@ -204,7 +222,7 @@ class JogController:
         except SkillError as exc:
             self.rejected = f"jog {jog.axis.value}{jog.direction:+d}: {exc}"
             return self.stop(now)
-        segment = self._with_lead_in(motion.segments[-1], motion.limits)
+        segment, rested = self._with_lead_in(motion.segments[-1], motion.limits)
         violations = self._gate(segment, world, jog)
         if violations:
             self.rejected = "red line: " + "; ".join(violations[:3])
@@ -213,7 +231,7 @@ class JogController:
         # The next step starts when this one has come to rest (the follower at rest at
         # its end), so no step ever starts from a velocity it was not planned for.
         self._step_ends = now + segment.command.duration
-        self._end, self._sent, self._may_hold = segment.end, (now, segment), None
+        self._end, self._sent, self._may_hold = segment.end, (now, segment, rested), None
         return [SendTrajectory(segment.command, f"jog {jog.axis.value}{jog.direction:+d}")]
 
     def _offset(self, jog: JogCommand) -> Array:
@@ -222,25 +240,30 @@ class JogController:
         offset[AXES[jog.axis]] = jog.direction * self.settings.speed * self.settings.step_s
         return offset
 
-    def _with_lead_in(self, segment: Segment, limits: MotionLimits) -> TrajectorySegment:
-        """`segment`, first brought from wherever the follower may hold to its start."""
+    def _with_lead_in(
+        self, segment: Segment, limits: MotionLimits
+    ) -> tuple[TrajectorySegment, Array]:
+        """`segment`, first brought from wherever the follower may hold to its start;
+        and where the follower may stand at rest as the segment is sent."""
         assert isinstance(segment, TrajectorySegment)
+        here = np.asarray(segment.start, dtype=float)[None, :]
         if self._end is not None or self._may_hold is None:
-            return segment  # continuing from the last end, or nothing was cut short
-        cut_start, reachable = self._may_hold
-        if float(np.abs(segment.start - cut_start).max()) >= ARRIVED_RAD:
-            return segment  # standing still away from the cut step's start: where it held
+            return segment, here  # continuing from the last end, or nothing was cut short
+        if self._rest.moved:
+            return segment, here  # seen moving after the hold, then still: where it held
+        may_hold = self._may_hold
         chain = self.ctx.chain
-        offsets = reachable - segment.start
+        offsets = may_hold - segment.start
         tcp_reach = max(
             float(np.linalg.norm(chain.tcp(q)[:3, 3] - chain.tcp(segment.start)[:3, 3]))
-            for q in reachable
+            for q in may_hold
         )
         seconds = LEAD_IN_MARGIN * max(
             tcp_reach / limits.max_tcp_speed,
             float(np.max(np.abs(offsets) / limits.max_velocity)),
         )
-        return replace(segment, command=_delayed(segment.command, segment.start, seconds))
+        delayed = replace(segment, command=_delayed(segment.command, segment.start, seconds))
+        return delayed, np.vstack((may_hold, here))
 
     def _gate(self, segment: TrajectorySegment, world: WorldModel, jog: JogCommand) -> list[str]:
         if self.gate is None:
