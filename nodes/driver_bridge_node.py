@@ -36,6 +36,7 @@ from trajectory_msgs.msg import JointTrajectory
 from embodied_stack.errors import SchemaError
 from embodied_stack.motion_types import JointStateSample, JointTrajectoryCommand, TrajectoryPoint
 from embodied_stack.nodes import qos
+from embodied_stack.nodes.alive import AliveBeacon
 from embodied_stack.nodes.audit_client import AuditClient
 from embodied_stack.nodes.heartbeat import HeartbeatWatch, SafetyParticipant
 from embodied_stack.nodes.ros_conversions import (
@@ -323,12 +324,18 @@ def main(args: list[str] | None = None) -> None:
     rclpy.init(args=args)
     executor: Executor | None = None
     node: DriverBridgeNode | None = None
+    beacon: AliveBeacon | None = None
     try:
         node = DriverBridgeNode()  # inside the try: Ctrl-C during start-up is a clean exit
+        beacon = AliveBeacon(node)  # its death is a stop (nodes/alive.py)
         executor = executor_for(node)
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception as error:
+        if beacon is not None and rclpy.ok():
+            beacon.crashed(error)
+        raise
     finally:
         if executor is not None:
             executor.shutdown()

@@ -1,10 +1,11 @@
 """killswitch_node: the latched e-stop of one robot, and its heartbeat.
 
 Inputs: the configured hardware (serial box, GPIO line, HID key), software trips
-on `safety/trip`, and the fleet-wide `/fleet/estop`. Any one pressed sets the
-latch; `safety/estop` stays true until an authorised reset with every input
-released. The heartbeat comes from its own thread, so a busy executor never
-starves it; motion_node and the actuator side hold when it goes quiet.
+on `safety/trip`, the fleet-wide `/fleet/estop`, and the death of any process of
+the stack (`watch_nodes`, nodes/alive.py). Any one sets the latch; `safety/estop`
+stays true until an authorised reset with every input released. The heartbeat
+comes from its own thread, so a busy executor never starves it; motion_node and
+the actuator side hold when it goes quiet.
 
 The latch outlives the process (`state_file`, safety/estop_state.py): a restarted
 kill switch comes up latched unless the file says the last stop was reset and the
@@ -35,6 +36,7 @@ from embodied_stack.errors import ConfigError, SchemaError
 from embodied_stack.hardware.base import EstopInput, EstopInputError
 from embodied_stack.hardware.inputs import EstopInputsConfig, build_inputs
 from embodied_stack.nodes import qos
+from embodied_stack.nodes.alive import STACK_NODES, DeathWatch
 from embodied_stack.nodes.audit_client import AuditClient
 from embodied_stack.nodes.heartbeat import SafetyParticipant
 from embodied_stack.nodes.ros_conversions import json_to_ros, time_to_ros
@@ -89,6 +91,8 @@ class KillswitchNode(Node):
         fleet = str(self.get_parameter("fleet_topic").value)
         self.create_subscription(Bool, fleet, self._on_fleet, qos.LATCHED)
         self.create_service(Trigger, "safety/reset", self._on_trigger_reset)
+        watched = [str(n) for n in self.get_parameter("watch_nodes").value if n]
+        self._deaths = DeathWatch(self, watched, self._trip)
         self._publish_state(force=True)
         self._start_inputs()
         self._stop = threading.Event()
@@ -121,6 +125,11 @@ class KillswitchNode(Node):
             ("require_reset_at_start", False, _describe("boot latched until an explicit reset")),
             ("state_file", STATE_FILE, _describe("latch state, kept across restarts")),
             ("release_at_first_start", False, _describe("no state file = fresh (simulation)")),
+            (
+                "watch_nodes",
+                list(STACK_NODES),
+                _describe("nodes whose process dying latches the stop (nodes/alive.py)"),
+            ),
         ]
         for name, default, descriptor in specs:
             self.declare_parameter(name, default, descriptor)

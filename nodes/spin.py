@@ -25,6 +25,7 @@ from rclpy.executors import (
 )
 from rclpy.node import Node
 
+from embodied_stack.nodes.alive import AliveBeacon
 from embodied_stack.supervisor import exit_with_parent
 
 
@@ -53,13 +54,15 @@ def spin_node(make_node: Callable[[], Node], args: list[str] | None = None) -> N
     exit_with_parent()  # supervised: no orphan outlives `embodied-stack run --processes`
     rclpy.init(args=args)
     node = make_node()
+    beacon = AliveBeacon(node)  # its death is a stop (nodes/alive.py)
     executor = executor_for(node)
     try:
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except RuntimeError:  # a signal's shutdown raced the executor's next wait set
-        if rclpy.ok():
+    except Exception as error:
+        if rclpy.ok():  # not a signal's shutdown racing the executor's next wait set
+            beacon.crashed(error)
             raise
     finally:
         executor.shutdown()

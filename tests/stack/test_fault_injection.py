@@ -93,6 +93,8 @@ def start_task(session: ProcessSession, attempts: int = 3) -> None:
     (a false trip before that: try again)."""
     probe = _probe(session)
     for _ in range(attempts):
+        if probe.estop:  # latched by an earlier test's kill
+            _trigger_reset(session)
         probe._sim_control.publish(_reset())
         settle(session, 1.0)
         plans_before = len(probe.plan_order)
@@ -247,6 +249,7 @@ def test_kill_motion_node(session: ProcessSession) -> None:
     settled, drift = still_after(probe, killed_at, observe_s=3.0)
     print(f"motion_node: arm still {settled} s after the kill (drift {drift * 1000:.1f} mm)")
     wait_rejoined(session, "motion_node", before)
+    assert_latched_by(session, probe, "motion_node")
     assert_no_motion_without_plan(session)
     assert_audit_ok(session, "motion_node")
     # sim_node watches motion_node's own heartbeat and holds when it dies, instead of
@@ -255,19 +258,20 @@ def test_kill_motion_node(session: ProcessSession) -> None:
     assert settled is not None and settled <= bound, (settled, drift)
 
 
-def test_kill_other_nodes_in_turn(session: ProcessSession) -> None:
-    """Perception, planner, audit log: killed one after another during one task. The
-    approved plan may run to its end, nothing more; each rejoins; the chain verifies."""
+@pytest.mark.parametrize("name", ["perception_node", "planner_node", "audit_node"])
+def test_kill_other_nodes(session: ProcessSession, name: str) -> None:
+    """Perception, planner, audit log, each killed during a task: the death of any
+    process is a stop (nodes/alive.py), so the plan ends, the stop stays latched until
+    a reset, the node rejoins, nothing moves without a new plan; the chain verifies."""
     probe = _probe(session)
     start_task(session)
-    for name in ("perception_node", "planner_node", "audit_node"):
-        before = kill(session, name)
-        wait_rejoined(session, name, before)
-    assert session.wait_until(_plan_ended(probe), wall_timeout_s=120.0), probe.motion
+    before = kill(session, name)
+    assert session.wait_until(_plan_ended(probe), wall_timeout_s=30.0), probe.motion
     print(f"plan ended: {probe.motion}")
+    wait_rejoined(session, name, before)
+    assert_latched_by(session, probe, name)
     assert_no_motion_without_plan(session)
-    for name in ("perception_node", "planner_node", "audit_node"):
-        assert_audit_ok(session, name)
+    assert_audit_ok(session, name)
 
 
 def test_estop_stays_latched_while_pressed_across_killswitch_restart(
@@ -339,6 +343,18 @@ def _cmdline(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return ""
+
+
+def assert_latched_by(session: ProcessSession, probe: WatchProbe, name: str) -> None:
+    """The kill switch latched for the dead node, stays latched, and a reset clears it."""
+    tripped = lambda: probe.safety is not None and probe.safety.tripped_by == name  # noqa: E731
+    assert session.wait_until(tripped, wall_timeout_s=10.0), probe.safety
+    assert probe.estop is True and probe.safety is not None
+    assert "died" in (probe.safety.reason or ""), probe.safety.reason
+    time.sleep(1.0)
+    assert probe.estop is True, "the stop cleared without a reset"
+    _trigger_reset(session)
+    assert session.wait_until(lambda: probe.estop is False, wall_timeout_s=10.0)
 
 
 def _trigger_reset(session: ProcessSession) -> None:
