@@ -21,6 +21,7 @@ NODES = [
 # shadow it); elsewhere `pip install .[ros]` brings the PyPI wheels.
 ROS_WHEELS = [
     "ros-rclpy",
+    "ros-rcl-interfaces",
     "ros-std-msgs",
     "ros-sensor-msgs",
     "ros-geometry-msgs",
@@ -57,7 +58,6 @@ setup(
         "numpy",
         "opencv-python-headless",
         "pybullet",
-        "transforms3d",
         "pydantic>=2",
         "pyyaml",
         "openai>=1",
@@ -79,6 +79,7 @@ setup(
             "hypothesis",
             "playwright",
             "httpx",
+            "websockets",
             "ruff",
             "mypy",
             "types-PyYAML",
