@@ -2,7 +2,9 @@
 
 The chain runs from ``profile.base_link`` to ``profile.tcp_link``; fixed joints are
 folded into the origin of the next moving joint (or into the tool transform), so
-FK costs one 4x4 product per actuated joint.
+FK costs one 4x4 product per actuated joint. Joint limits are the tighter of the
+URDF's ``<limit>`` and the robot profile's (`joint_limits`): a profile may narrow
+the robot's ranges and speeds, never widen them.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import math
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +53,9 @@ class _UrdfJoint:
     child: str
     origin: Array  # 4x4
     axis: Array  # unit 3-vector
+    lower: float = -math.inf  # rad, from <limit> (continuous joints have none)
+    upper: float = math.inf
+    velocity: float = math.inf  # rad/s; a missing or zero velocity limit is no limit
 
 
 def _floats(text: str | None, default: str) -> list[float]:
@@ -80,10 +86,29 @@ def _parse_joints(urdf: Path) -> dict[str, _UrdfJoint]:
             child=child.get("link", ""),
             origin=transform(rpy_matrix(*rpy), np.array(xyz)),
             axis=axis / norm if norm > 0 else np.array([0.0, 0.0, 1.0]),
+            **_limit(urdf, el),
         )
     return joints
 
 
+def _limit(urdf: Path, joint: ET.Element) -> dict[str, float]:
+    """Position and velocity limits of a joint's <limit> (none for continuous joints)."""
+    limit = joint.find("limit")
+    if limit is None:
+        return {}
+    try:
+        values = {k: float(limit.get(k, "nan")) for k in ("lower", "upper", "velocity")}
+    except ValueError as exc:
+        raise ConfigError(f"URDF {urdf}: joint {joint.get('name')}: bad <limit>: {exc}") from exc
+    found: dict[str, float] = {}
+    if joint.get("type") != "continuous":
+        found |= {k: values[k] for k in ("lower", "upper") if math.isfinite(values[k])}
+    if math.isfinite(values["velocity"]) and values["velocity"] > 0:
+        found["velocity"] = values["velocity"]
+    return found
+
+
+@lru_cache(maxsize=8)
 def _chain_from(urdf: Path, base: str, tip: str) -> list[_UrdfJoint]:
     joints = _parse_joints(urdf)
     chain: list[_UrdfJoint] = []
@@ -94,6 +119,38 @@ def _chain_from(urdf: Path, base: str, tip: str) -> list[_UrdfJoint]:
         chain.append(joints[link])
         link = joints[link].parent
     return chain[::-1]
+
+
+@dataclass(frozen=True)
+class JointLimits:
+    """Per joint, in profile order: the tighter of the URDF's and the profile's limits
+    (the URDF has no acceleration limit: that one is the profile's alone)."""
+
+    lower: Array  # rad
+    upper: Array  # rad
+    max_velocity: Array  # rad/s
+    max_acceleration: Array  # rad/s^2
+
+
+def joint_limits(profile: RobotProfile) -> JointLimits:
+    """The limits a motion must respect: URDF <limit> and profile, whichever is tighter."""
+    chain = _chain_from(profile.urdf_path(), profile.base_link, profile.tcp_link)
+    by_name = {j.name: j for j in chain if j.kind != "fixed"}
+    urdf = [by_name[n] for n in profile.joints if n in by_name]
+    if len(urdf) != len(profile.joints):
+        missing = sorted(set(profile.joints) - set(by_name))
+        raise ConfigError(f"URDF {profile.urdf_path()} has no moving joint(s) {missing}")
+    lower = np.maximum(profile.lower, [j.lower for j in urdf])
+    upper = np.minimum(profile.upper, [j.upper for j in urdf])
+    if np.any(lower >= upper):
+        bad = [n for n, lo, hi in zip(profile.joints, lower, upper, strict=True) if lo >= hi]
+        raise ConfigError(f"profile {profile.name}: joint ranges outside the URDF's: {bad}")
+    return JointLimits(
+        lower=lower,
+        upper=upper,
+        max_velocity=np.minimum(profile.max_velocity, [j.velocity for j in urdf]),
+        max_acceleration=np.array(profile.max_acceleration, dtype=float),
+    )
 
 
 class Chain:
@@ -110,8 +167,9 @@ class Chain:
         if any(j.kind not in ("revolute", "continuous") for j in moving):
             raise ConfigError("only revolute chains are supported")
         self.joint_names: tuple[str, ...] = tuple(names)
-        self.lower = np.array(profile.lower)
-        self.upper = np.array(profile.upper)
+        self.limits = joint_limits(profile)
+        self.lower = self.limits.lower
+        self.upper = self.limits.upper
         self.dof = len(names)
         # Per moving joint: origin (with preceding fixed joints folded in) and axis.
         self._origins: list[Array] = []

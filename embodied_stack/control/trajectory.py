@@ -18,7 +18,7 @@ import numpy as np
 
 from embodied_stack.control.hermite import Knots, clamped_spline_velocities, extremes
 from embodied_stack.control.ik import IkSolver
-from embodied_stack.control.kinematics import Array, Chain, rotation_error
+from embodied_stack.control.kinematics import Array, Chain, joint_limits, rotation_error
 from embodied_stack.motion_types import JointTrajectoryCommand, TrajectoryPoint
 from embodied_stack.robot import RobotProfile
 
@@ -47,12 +47,14 @@ class MotionLimits:
     def from_profile(
         cls, profile: RobotProfile, max_tcp_speed: float, *, joint_speed_scale: float = 1.0
     ) -> MotionLimits:
-        """Limits from the robot profile and the red lines' `max_tcp_speed`."""
+        """Joint limits from the URDF and the robot profile (the tighter of the two),
+        the TCP speed from the red lines' `max_tcp_speed`."""
         if not (math.isfinite(max_tcp_speed) and max_tcp_speed > 0):
             raise ValueError(f"max_tcp_speed must be positive, got {max_tcp_speed}")
+        joints = joint_limits(profile)
         return cls(
-            max_velocity=np.array(profile.max_velocity) * joint_speed_scale,
-            max_acceleration=np.array(profile.max_acceleration),
+            max_velocity=joints.max_velocity * joint_speed_scale,
+            max_acceleration=joints.max_acceleration.copy(),
             max_tcp_speed=max_tcp_speed,
         )
 
