@@ -33,7 +33,7 @@ USAGE = """usage: embodied-stack COMMAND ...
 
 commands:
   demo                      the whole stack in the simulator doing a task (headless)
-  run [--processes] [--realtime] [--record FILE.mcap]
+  run [--processes] [--realtime | --max-rtf R] [--record FILE.mcap]
                             start the stack's nodes from config/stack.yaml
   tasks run FILE --json OUT run a task suite headless through the whole stack
   redteam run FILE --json OUT
