@@ -111,6 +111,21 @@ def test_namespaced_in_process_nodes_follow_the_namespaced_sim_clock(tmp_path: P
         assert abs(follower - sim.now) < 0.5, (follower, sim.now)  # type: ignore[attr-defined]
 
 
+def test_node_processes_get_the_clock_remap_and_their_overrides_under_a_namespace(
+    tmp_path: Path,
+) -> None:
+    """The same rules for a node process: `/clock` remapped to the namespace's clock,
+    and the overrides in a `/**/<node>` section read after the params file."""
+    params = tmp_path / "params.yaml"
+    params.write_text("{}\n")
+    args = NodeSpec("audit_node", {"use_sim_time": True}).ros_args(params, "/r1")
+    assert args[:3] == ["--ros-args", "--params-file", str(params)]
+    assert args[3:5] == ["-r", "/clock:=clock"] and "__ns:=/r1" in args
+    overrides = load_yaml(args[args.index("--params-file", 3) + 1])
+    assert overrides == {"/**/audit_node": {"ros__parameters": {"use_sim_time": True}}}
+    assert "-r" not in NodeSpec("audit_node").ros_args(params, "")  # no namespace: /clock
+
+
 # ---- the real command, in a process group of its own --------------------------------------
 
 
