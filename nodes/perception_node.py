@@ -1,12 +1,13 @@
 """perception_node: camera images in, perceived objects out (the stack's eyes).
 
 Colour and depth are paired by stamp, checked, and handed to the core detector
-(embodied_stack.perception); the tracker gives stable ids, keeps what the arm
+(embodied_stack.perception), which levels the configured camera pose on the table
+it fits in each depth frame; the tracker gives stable ids, keeps what the arm
 hides as stale and follows the held object with the TCP (forward kinematics of
 `joint_states`, which also masks the arm out of the image). Publishes
 `perception/objects` (JSON ObjectsMessage), `perception/markers` (MarkerArray)
 and `perception/annotated` (rgb8). A bad frame is a logged error and publishes
-nothing.
+nothing; so is a bad camera_info, after which frames wait for a good one.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ from embodied_stack.nodes.spin import spin_node
 from embodied_stack.perception.annotate import annotate
 from embodied_stack.perception.arm_mask import ArmModel
 from embodied_stack.perception.detector import Detector
+from embodied_stack.perception.inputs import check_intrinsics
+from embodied_stack.perception.table_plane import TableEstimate
 from embodied_stack.perception.tracker import ObjectTracker, TrackerConfig
 from embodied_stack.robot import load_robot
 from embodied_stack.schemas import ObjectsMessage, SimControl, SimControlOp
@@ -48,6 +51,7 @@ from embodied_stack.schemas import ObjectsMessage, SimControl, SimControlOp
 NAME = "perception_node"
 PAIR_BUFFER = 4  # frames of one stream kept while waiting for the other
 JOINT_HISTORY = 256  # joint states kept to find the one taken with each image
+TILT_WARNING_DEG = 1.0  # the table this far off the configured pose: say so
 
 
 def _describe(text: str, low: float | None = None, high: float | None = None) -> Any:
@@ -130,17 +134,25 @@ class PerceptionNode(Node):
         )
         self._not_before = -math.inf  # frames stamped up to here show a world reset since
         self.frames = 0  # frames published (for tests and diagnostics)
-        self.rejected = 0  # frames refused as bad input
+        self.rejected = 0  # frames (or camera_info) refused as bad input
+        self.last_error = ""  # why the last one was
+        self._warned_distortion = False
         self.skipped = 0  # frames without a joint state to mask the arm with
 
     # ---- inputs ---------------------------------------------------------------------------
 
     def _on_info(self, msg: CameraInfo) -> None:
         try:
-            intr = intrinsics_from_camera_info(msg)
-        except ValueError as exc:
+            intr = check_intrinsics(intrinsics_from_camera_info(msg))
+        except (ValueError, StackError) as exc:
+            self._detector = None  # frames wait for a camera_info that can be trusted
             self._reject(f"camera_info: {exc}")
             return
+        if any(v != 0.0 for v in msg.d) and not self._warned_distortion:
+            self._warned_distortion = True
+            self.get_logger().warning(
+                "camera_info: lens distortion D is ignored; feed rectified images"
+            )
         if self._detector is None or self._detector.intr != intr:
             self._detector = Detector(intr, self.pose)
 
@@ -211,7 +223,7 @@ class PerceptionNode(Node):
             return  # rendered before the last simulator reset
         if self._detector is None:
             self.get_logger().warning(
-                "no camera_info yet: frame skipped", throttle_duration_sec=5.0
+                "no valid camera_info yet: frame skipped", throttle_duration_sec=5.0
             )
             return
         try:
@@ -230,14 +242,28 @@ class PerceptionNode(Node):
         except (ValueError, StackError) as exc:
             self._reject(str(exc))
             return
+        self._report_table(self._detector.table)
         objects = self.tracker.update(detections, stamp, self._detector.seen_empty)
         message = ObjectsMessage(stamp=stamp, objects=objects)
         self._objects_pub.publish(json_to_ros(message))
         self._markers_pub.publish(objects_to_markers(message))
         if self._annotate:
-            drawn = annotate(rgb, objects, self._detector.intr, self.pose)
+            drawn = annotate(rgb, objects, self._detector.intr, self._detector.pose)
             self._annotated_pub.publish(image_to_ros(drawn, stamp, colour.header.frame_id))
         self.frames += 1
+
+    def _report_table(self, table: TableEstimate | None) -> None:
+        if table is not None and not table.fitted:
+            self.get_logger().warning(
+                "no table plane found in depth: heights from the configured camera pose",
+                throttle_duration_sec=10.0,
+            )
+        elif table is not None and table.tilt_deg > TILT_WARNING_DEG:
+            self.get_logger().warning(
+                f"the table is {table.tilt_deg:.1f} deg and {table.offset * 1000:.0f} mm off "
+                "camera.position/target: levelled on it (fix the camera pose)",
+                throttle_duration_sec=60.0,
+            )
 
     def _skip(self, reason: str) -> None:
         self.skipped += 1
@@ -245,6 +271,7 @@ class PerceptionNode(Node):
 
     def _reject(self, reason: str) -> None:
         self.rejected += 1
+        self.last_error = reason
         self.get_logger().error(f"bad camera input, nothing published: {reason}")
 
 

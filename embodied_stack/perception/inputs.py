@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 
@@ -51,3 +53,20 @@ def check_frame(rgb: object, depth: object, intr: Intrinsics) -> tuple[RgbImage,
             f"depth has {valid} valid pixels of {depth32.size} (< 5 %): empty or all-NaN"
         )
     return np.ascontiguousarray(rgb), depth32
+
+
+def check_intrinsics(intr: Intrinsics) -> Intrinsics:
+    """Refuse camera info perception cannot project with: non-finite or non-positive
+    focal lengths, a principal point outside the image."""
+    values = {"fx": intr.fx, "fy": intr.fy, "cx": intr.cx, "cy": intr.cy}
+    bad = [f"{name} {value}" for name, value in values.items() if not math.isfinite(value)]
+    if bad:
+        raise PerceptionInputError(f"camera info: not finite: {', '.join(bad)}")
+    if intr.fx <= 0 or intr.fy <= 0:
+        raise PerceptionInputError(f"camera info: focal lengths fx {intr.fx}, fy {intr.fy} <= 0")
+    if not (0 <= intr.cx < intr.width and 0 <= intr.cy < intr.height):
+        raise PerceptionInputError(
+            f"camera info: principal point ({intr.cx}, {intr.cy}) outside the "
+            f"{intr.width}x{intr.height} image"
+        )
+    return intr

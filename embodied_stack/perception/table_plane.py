@@ -35,7 +35,7 @@ class TableFitConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = True
-    step: int = Field(default=10, ge=1)  # px between sampled pixels
+    samples: int = Field(default=3000, ge=100)  # pixels sampled in a grid, any image size
     band: float = Field(default=0.05, gt=0)  # |z| under the configured pose: may be table
     threshold: float = Field(default=0.004, gt=0)  # m from a RANSAC plane: on it
     min_threshold: float = Field(default=0.002, gt=0)  # inlier band floor after refining
@@ -62,7 +62,7 @@ def _sample(
     depth: npt.NDArray[np.float32], intr: Intrinsics, pose: FloatArray, cfg: TableFitConfig
 ) -> tuple[FloatArray, npt.NDArray[np.intp], npt.NDArray[np.intp]]:
     """World points of a sparse pixel grid within cfg.band of z = 0 (configured pose)."""
-    s = cfg.step
+    s = max(1, int(math.sqrt(depth.size / cfg.samples)))
     rows, cols = np.mgrid[s // 2 : depth.shape[0] : s, s // 2 : depth.shape[1] : s]
     rows, cols = rows.ravel(), cols.ravel()
     d = depth[rows, cols].astype(np.float64)

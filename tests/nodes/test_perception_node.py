@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
+from rcl_interfaces.msg import Log
 from rclpy.context import Context
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -50,6 +51,7 @@ class Watcher:
     objects: list[ObjectsMessage] = field(default_factory=list)
     markers: list[MarkerArray] = field(default_factory=list)
     annotated: list[Image] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # perception_node's ERROR log lines
 
     def latest(self) -> dict[str, tuple[float, float, float]]:
         return {o.id: o.position for o in self.objects[-1].objects} if self.objects else {}
@@ -66,6 +68,12 @@ def make_watcher(context: Context) -> Watcher:
     )
     node.create_subscription(MarkerArray, "perception/markers", w.markers.append, qos.STATE)
     node.create_subscription(Image, "perception/annotated", w.annotated.append, qos.SENSOR)
+
+    def on_log(entry: Log) -> None:
+        if entry.name.endswith("perception_node") and entry.level >= Log.ERROR:
+            w.errors.append(entry.msg)
+
+    node.create_subscription(Log, "/rosout", on_log, 100)
     return w
 
 
@@ -125,6 +133,13 @@ def rendered_frame() -> tuple[np.ndarray, np.ndarray, CameraConfig]:
     return r.rgb, r.depth, CAMERA
 
 
+def depth_8uc1(depth: np.ndarray, stamp: float) -> Image:
+    msg = depth_to_ros(depth, stamp, "cam")
+    msg.encoding, msg.step = "8UC1", msg.width
+    msg.data = np.clip(depth * 100, 0, 255).astype(np.uint8).tobytes()
+    return msg
+
+
 def test_bad_frames_are_logged_and_publish_nothing() -> None:
     rgb, depth, cam = rendered_frame()
     intr = Intrinsics.from_config(cam)
@@ -144,16 +159,25 @@ def test_bad_frames_are_logged_and_publish_nothing() -> None:
             "info": w.node.create_publisher(CameraInfo, "camera/color/camera_info", qos.SENSOR),
         }
 
-        def send(colour: Image, metres: Image, stamp: float) -> None:
-            pubs["info"].publish(camera_info_to_ros(intr, stamp, "cam"))
-            time.sleep(0.05)
+        def send_images(colour: Image, metres: Image, stamp: float) -> None:
             for msg in (colour, metres):
                 msg.header.stamp = image_to_ros(rgb[:1, :1], stamp, "cam").header.stamp
             pubs["rgb"].publish(colour)
             pubs["depth"].publish(metres)
 
+        def send(
+            colour: Image, metres: Image, stamp: float, info: CameraInfo | None = None
+        ) -> None:
+            pubs["info"].publish(info or camera_info_to_ros(intr, stamp, "cam"))
+            time.sleep(0.05)
+            send_images(colour, metres, stamp)
+
         def good(stamp: float) -> None:
             send(image_to_ros(rgb, stamp, "cam"), depth_to_ros(depth, stamp, "cam"), stamp)
+
+        def refused(frame: Callable[[], None], why: str) -> bool:
+            """Sent (again, until it arrives) and refused with an error naming why."""
+            return wait_until(lambda: (frame(), why in perception.last_error)[1], timeout=20.0)
 
         assert wait_until(lambda: (good(1.0), len(w.objects) > 0)[1], timeout=30.0)
         assert {o.id for o in w.objects[-1].objects} == {
@@ -164,21 +188,54 @@ def test_bad_frames_are_logged_and_publish_nothing() -> None:
 
         mono = image_to_ros(rgb, 2.0, "cam")
         mono.encoding = "mono8"
-        bad_frames = [
-            (mono, depth_to_ros(depth, 2.0, "cam")),  # wrong encoding
-            (image_to_ros(rgb[:240], 3.0, "cam"), depth_to_ros(depth, 3.0, "cam")),  # sizes
-            (image_to_ros(rgb, 4.0, "cam"), depth_to_ros(np.full_like(depth, np.nan), 4.0, "c")),
-            (image_to_ros(rgb, 5.0, "cam"), depth_to_ros(np.zeros_like(depth), 5.0, "cam")),
-        ]
-        for i, (colour, metres) in enumerate(bad_frames):
-            before = perception.rejected
-            assert wait_until(
-                lambda c=colour, m=metres, s=2.0 + i, n=before: (
-                    send(c, m, s),
-                    perception.rejected > n,
-                )[1],
-                timeout=20.0,
-            ), f"bad frame {i} not refused"
+        bad_frames = {  # why each is refused: the error names it
+            "mono8": (mono, depth_to_ros(depth, 2.0, "cam")),
+            "8UC1": (image_to_ros(rgb, 3.0, "cam"), depth_8uc1(depth, 3.0)),
+            "differ in size": (
+                image_to_ros(rgb[:240], 4.0, "cam"),
+                depth_to_ros(depth, 4.0, "cam"),
+            ),
+            "all-NaN": (
+                image_to_ros(rgb, 5.0, "cam"),
+                depth_to_ros(np.full_like(depth, np.nan), 5.0, "c"),
+            ),
+            "valid pixels": (
+                image_to_ros(rgb, 6.0, "cam"),
+                depth_to_ros(np.zeros_like(depth), 6.0, "c"),
+            ),
+        }
+        for i, (why, (colour, metres)) in enumerate(bad_frames.items()):
+            stamp = 2.0 + i
+            assert refused(lambda c=colour, m=metres, s=stamp: send(c, m, s), why), (
+                why,
+                perception.last_error,
+            )
+
+        # A bad camera_info is refused, and frames after it wait for a good one (the
+        # camera_info is sent first and seen refused: topics are not ordered).
+        nan_focal = camera_info_to_ros(intr, 10.0, "cam")
+        nan_focal.k[0] = float("nan")
+        zero_size = camera_info_to_ros(intr, 11.0, "cam")
+        zero_size.width = 0
+        bad_infos = {"not finite": (10.0, nan_focal), "zero size": (11.0, zero_size)}
+        for why, (stamp, info) in bad_infos.items():
+            assert refused(lambda n=info: pubs["info"].publish(n), why), perception.last_error
+            for _ in range(3):
+                send_images(
+                    image_to_ros(rgb, stamp, "cam"), depth_to_ros(depth, stamp, "cam"), stamp
+                )
+                time.sleep(0.1)
+        # A valid camera_info of another image size: the frames do not match it.
+        small = camera_info_to_ros(intr.model_copy(update={"width": 320, "height": 240}), 12.0, "c")
+        frame = (image_to_ros(rgb, 12.0, "cam"), depth_to_ros(depth, 12.0, "cam"))
+        assert refused(lambda: send(*frame, 12.0, small), "does not match"), perception.last_error
         time.sleep(0.3)
-        # Nothing was published for any bad frame (their stamps are 2.0 and later).
+        # Nothing was published for any bad frame (their stamps are 2.0 and later)...
         assert all(message.stamp < 2.0 for message in w.objects)
+        # ...each was a logged error, naming what was wrong...
+        expected = [*bad_frames, *bad_infos, "does not match"]
+        assert wait_until(lambda: all(any(why in e for e in w.errors) for why in expected)), (
+            w.errors
+        )
+        # ...and a good camera_info again brings the objects back.
+        assert wait_until(lambda: (good(20.0), bool(w.objects) and w.objects[-1].stamp >= 20.0)[1])

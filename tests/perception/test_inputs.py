@@ -63,3 +63,22 @@ def test_any_image_size_with_matching_intrinsics() -> None:
     )
     found = sorted(d.label() for d in small.detect(rgb, depth))
     assert found == ["blue cube", "green tray", "red cube"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"fx": float("nan")}, "not finite"),
+        ({"fy": 0.0}, "focal"),
+        ({"cx": 700.0}, "principal point"),
+        ({"cy": -1.0}, "principal point"),
+    ],
+)
+def test_bad_camera_info_is_refused(change: dict[str, float], message: str) -> None:
+    from embodied_stack.perception.inputs import check_intrinsics
+    from tests.perception.helpers import CAMERA
+
+    good = Intrinsics.from_config(CAMERA)
+    assert check_intrinsics(good) is good
+    with pytest.raises(PerceptionInputError, match=message):
+        check_intrinsics(good.model_copy(update=change))
