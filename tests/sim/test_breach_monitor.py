@@ -9,6 +9,7 @@ from embodied_stack.config import parse_yaml
 from embodied_stack.motion_types import JointTrajectoryCommand, TrajectoryPoint
 from embodied_stack.scene import Scene
 from embodied_stack.sim.breach_monitor import BreachMonitor, Limits, load_limits
+from embodied_stack.sim.trajectory import TrajectoryFollower
 from embodied_stack.sim.world import SimWorld
 from tests.sim.helpers import duration_for, grasp, move_tcp
 
@@ -69,18 +70,35 @@ def test_workspace_keep_out_and_table_are_judged_on_link_geometry() -> None:
         assert all(b.sim_time <= b.end_time for b in monitor.breaches)
 
 
+def unchecked(world: SimWorld) -> None:
+    """A follower without velocity limits in place of the simulator's own (as a driver
+    that does not check would be): the judge must see a breach however it comes about."""
+    robot = world.robot
+    setpoint = world.follower.sample(world.sim_time)[0]
+    world.follower = TrajectoryFollower(
+        joint_names=robot.joints, lower=robot.lower, upper=robot.upper
+    )
+    world.follower.hold(setpoint, world.sim_time)
+
+
 def test_people_speed_and_joint_limits() -> None:
     world, monitor = monitored()
     with world:
+        names = tuple(world.robot.joints)
+        q = list(world.joint_state().positions[:7])
+        q[6] -= 2.0  # the wrist at ~4 rad/s, over its 2.61 rad/s
+        fast = JointTrajectoryCommand(names, (TrajectoryPoint(tuple(q), 0.5),))
+        assert world.command_trajectory(fast)  # the simulator itself refuses it
+        unchecked(world)
         move_tcp(world, (0.30, 0.35, 0.30), 0.5)  # fast, and up to a person
         found = lines(monitor)
         assert {"protective_distance", "reduced_speed", "tcp_speed"} <= found, monitor.report()
         near = min(b.value for b in monitor.breaches if b.red_line == "protective_distance")
         assert near < 0.30
-        names = tuple(world.robot.joints)
         q = list(world.joint_state().positions[:7])
-        q[6] -= 2.0  # the wrist at ~4 rad/s, over its 2.61 rad/s
-        world.command_trajectory(JointTrajectoryCommand(names, (TrajectoryPoint(tuple(q), 0.5),)))
+        q[6] -= 2.0
+        fast = JointTrajectoryCommand(names, (TrajectoryPoint(tuple(q), 0.5),))
+        assert world.command_trajectory(fast) == []
         world.step(150)
         wrist = [b for b in monitor.breaches if b.subject == "panda_joint7"]
         assert wrist and wrist[0].red_line == "joint_speed" and wrist[0].value > 2.61
