@@ -235,6 +235,7 @@ class StackSession:
 
     def close(self) -> None:
         if self.stack is not None:
+            self.stack.stop_spinning()  # first: no node destroyed under a running callback
             if self.probe is not None:
                 self.stack.detach(self.probe)
                 self.probe.destroy_node()

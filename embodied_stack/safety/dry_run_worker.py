@@ -42,6 +42,9 @@ ORPHAN_EXIT_CODE = 1
 def _die_with_parent(parent_pid: int) -> None:
     """Pool initializer: runs first in each worker. Never raises (a broken initializer
     would break the pool); without prctl the watch thread alone does the job."""
+    # Ctrl-C at a terminal goes to the whole process group: the parent decides when a
+    # worker ends (it shuts the pool down), not the keyboard.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _arm_parent_death_signal(parent_pid)
     watch = threading.Thread(
         target=_watch_parent, args=(parent_pid,), name="parent-watch", daemon=True
