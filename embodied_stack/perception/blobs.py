@@ -35,11 +35,13 @@ class ShapeParams(BaseModel):
     fit_max_rms: float = 0.002  # sphere or circle fits closer than this: round
     square_min_spread: float = 0.085  # outline radius std/mean: squares >0.1, discs <0.07
     square_face_min_ratio: float = 0.7  # a cube's top face seen whole is about square
-    cube_edge_tolerance: float = 0.006  # a cube's top face this much wider than it is high
-    cube_support_max: float = 0.008  # m: cubes split off a blob stand this low (a tray floor)
+    # Cubes cut from a blob of touching objects: top face edge / height above the support
+    # (a tray's 5 mm floor unseen under a cube in it: 0.89; a knife, flatter than wide: < 0.8)
+    touching_edge_ratio: tuple[float, float] = (0.8, 1.15)
     touching_max_cubes: int = 9  # same-coloured cubes one blob is cut into, at most
     touching_min_solidity: float = 0.6  # top face area / its hull: a ring (a rim) is no cubes
     touching_min_rest: int = 40  # points beside a lone cube: another object against it
+    touching_min_fill: float = 0.81  # pixel area / square: top faces 0.84-1.0, discs 0.79
     stack_min_ratio: float = 1.6  # a cube this many times taller than its top face: a stack
     stack_max_cubes: int = 5
     stack_min_edge: float = 0.015  # m, smallest cube believed in a same-coloured stack

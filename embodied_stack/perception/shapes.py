@@ -22,14 +22,16 @@ from embodied_stack.perception.footprint import (
     sphere_fit,
     wrap_quarter_turn,
 )
-from embodied_stack.perception.touching import touching_cubes
+from embodied_stack.perception.touching import connected_parts, joined, touching_cubes
 from embodied_stack.scene import ObjectKind
 
 __all__ = ["Blob", "Measured", "ShapeParams", "mark_covered", "measure"]
 
 
-def measure(blob: Blob, p: ShapeParams) -> list[Measured]:
-    """One blob to one or more measured objects (objects inside a container split off)."""
+def measure(blob: Blob, p: ShapeParams, floor: float = 0.0) -> list[Measured]:
+    """One blob to one or more measured objects (objects inside a container split off,
+    same-coloured cubes touching cut apart). floor: the height the blob stands on, when
+    known (a container's floor)."""
     if len(blob.points) < p.min_points:
         return []
     xy = blob.points[:, :2]
@@ -38,20 +40,35 @@ def measure(blob: Blob, p: ShapeParams) -> list[Measured]:
     top, low = float(np.percentile(z, 99)), float(np.percentile(z, 1))
     if rect.width - blob.pitch < p.min_width:
         return []  # a wall seen edge-on (a person's side, the table's edge), not an object
-    split = touching_cubes(blob, top, low, p)
+    split = touching_cubes(blob, top, top - floor, p)
     if split is not None:
         cubes, rest = split
-        found = [_cube_piece(piece, top, p) for piece in cubes]
-        for part in rest:
-            found += measure(part, p)
-        return found
-    if rect.width < p.knife_max_width and rect.length >= p.knife_min_aspect * rect.width:
+        return [_cube_piece(piece, top, p) for piece in cubes] + _beside_cubes(rest, p)
+    if _knife_shaped(rect, p):
         return [measured(ObjectKind.KNIFE, blob, rect, top, low)]
     if rect.length >= p.container_min_length and rect.width >= p.container_min_width:
         found = _container(blob, rect, p)
         if found:
             return found
     return [_compact(blob, rect, top, low, p)]
+
+
+def _knife_shaped(rect: Rect, p: ShapeParams) -> bool:
+    return rect.width < p.knife_max_width and rect.length >= p.knife_min_aspect * rect.width
+
+
+def _beside_cubes(rest: Blob, p: ShapeParams) -> list[Measured]:
+    """What touches cut-out cubes, each connected part measured apart; but parts that
+    line up as one knife are that knife, its middle hidden behind a cube."""
+    parts = connected_parts(rest, p.min_points)
+    if len(parts) > 1:
+        whole = joined(parts)
+        rect = min_area_rect(whole.points[:, :2], pad=whole.pitch)
+        if _knife_shaped(rect, p):
+            z = whole.points[:, 2]
+            top, low = float(np.percentile(z, 99)), float(np.percentile(z, 1))
+            return [measured(ObjectKind.KNIFE, whole, rect, top, low)]
+    return [found for part in parts for found in measure(part, p)]
 
 
 def _cube_piece(piece: Blob, top: float, p: ShapeParams) -> Measured:
@@ -83,7 +100,7 @@ def _container(blob: Blob, rect: Rect, p: ShapeParams) -> list[Measured]:
     out.inner_floor = floor if kind is ObjectKind.TRAY else rim_top
     found = [out]
     if np.count_nonzero(raised) >= p.min_points:
-        found += measure(blob.subset(raised | (inner & (z > floor + p.top_band))), p)
+        found += measure(blob.subset(raised | (inner & (z > floor + p.top_band))), p, floor)
     return found
 
 

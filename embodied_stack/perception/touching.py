@@ -14,6 +14,7 @@ against a tray or a knife all come apart this way.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -23,25 +24,25 @@ from embodied_stack.perception.blobs import Blob, ShapeParams
 from embodied_stack.perception.footprint import (
     FloatArray,
     Rect,
-    hull_fill,
     min_area_rect,
     wrap_quarter_turn,
 )
 
 FIT_ITERATIONS = 8
-Split = tuple[list[Blob], list[Blob]]  # the cubes, then the rest in connected parts
+Split = tuple[list[Blob], Blob]  # the cubes, then the rest (whatever touches them)
 
 
-def touching_cubes(blob: Blob, top: float, low: float, p: ShapeParams) -> Split | None:
+def touching_cubes(blob: Blob, top: float, height: float, p: ShapeParams) -> Split | None:
     """The cubes in a blob standing on the table and whatever touches them; None when
-    the blob is not cubes with something else (one lone cube, a tray, a cylinder)."""
-    if low >= p.table_snap:
-        return None  # on something: its height is not its edge
+    the blob is not cubes with something else (one lone cube, a tray, a cylinder).
+
+    height: of the top above what the blob stands on (the table, a container's floor),
+    which for a cube is its edge, however little of its sides is seen."""
     on_top = blob.points[:, 2] > top - p.top_band
     if np.count_nonzero(on_top) < p.min_points:
         return None
-    face = blob.points[on_top, :2]
-    squares = _tile(face, float(blob.area[on_top].sum()), top, blob.pitch, p)
+    face, area = blob.points[on_top, :2], blob.area[on_top]
+    squares = _tile(face, area, height, blob.pitch, p)
     if squares is None:
         return None
     owner = _owners(blob.points[:, :2], squares, blob.pitch)
@@ -49,38 +50,71 @@ def touching_cubes(blob: Blob, top: float, low: float, p: ShapeParams) -> Split 
     if len(squares) == 1 and np.count_nonzero(rest) < p.touching_min_rest:
         return None  # one cube by itself: measured as it is
     cubes = [blob.subset(owner == i) for i in range(len(squares))]
-    return cubes, connected_parts(blob.subset(rest), p.min_points)
+    return cubes, blob.subset(rest)
+
+
+@dataclass(frozen=True)
+class _Faces:
+    """What a cube's top face must be here: an edge in [lo, hi], filled, at pixel pitch."""
+
+    lo: float
+    hi: float
+    pitch: float
+    min_fill: float
+
+    def square(self, part: FloatArray, area: float, yaw: float) -> Rect | None:
+        """The square a part of the face (area m2) fills, in the face's frame or its own;
+        None if it fills none. Sides are measured to +-half a pixel (coarse images get
+        that much slack); the fill is the pixels' area over the square's (discs: 0.79)."""
+        for frame in (yaw, min_area_rect(part).yaw):
+            rect = _rect_along(part, frame, self.pitch)
+            sides_ok = self.lo <= rect.width and rect.length <= self.hi + self.pitch / 2
+            if sides_ok and area >= self.min_fill * rect.length * rect.width:
+                return Rect(rect.cx, rect.cy, rect.length, rect.width, wrap_quarter_turn(frame))
+        return None
+
+
+def _rect_along(xy: FloatArray, yaw: float, pad: float) -> Rect:
+    """The rectangle around the points with sides along yaw, grown by pad; length >= width."""
+    local = Rect(0.0, 0.0, 0.0, 0.0, yaw).local(xy)
+    lo, hi = local.min(axis=0), local.max(axis=0)
+    mid = (lo + hi) / 2
+    c, s = math.cos(yaw), math.sin(yaw)
+    cx, cy = mid[0] * c - mid[1] * s, mid[0] * s + mid[1] * c
+    a, b = float(hi[0] - lo[0]) + pad, float(hi[1] - lo[1]) + pad
+    if b > a:
+        return Rect(cx, cy, b, a, yaw + math.pi / 2)
+    return Rect(cx, cy, a, b, yaw)
 
 
 def _tile(
-    face: FloatArray, area: float, height: float, pitch: float, p: ShapeParams
+    face: FloatArray, area: FloatArray, height: float, pitch: float, p: ShapeParams
 ) -> list[Rect] | None:
-    """Squares of edge ~height tiling the face, the fewest that fit; None if none do."""
-    lo, hi = height - p.cube_support_max, height + p.cube_edge_tolerance
-    if lo <= 0:
+    """Squares of edge ~height tiling the face (points and their pixels' areas), the
+    fewest that fit; None if none do."""
+    low, high = p.touching_edge_ratio
+    faces = _Faces(height * low, height * high, pitch, p.touching_min_fill)
+    if faces.lo <= 0:
         return None
     hull = cv2.convexHull((face * 1000.0).astype(np.float32))
     hull_area = max(float(cv2.contourArea(hull)) / 1e6, 1e-9)
-    if area / hull_area < p.touching_min_solidity:
+    total = float(area.sum())
+    if total / hull_area < p.touching_min_solidity:
         return None  # a ring (a container's rim) or scattered specks
-    fewest = max(1, math.ceil(area / hi**2 - 1e-9))
-    most = min(p.touching_max_cubes, math.floor(area / lo**2))
+    fewest = max(1, math.ceil(total / faces.hi**2 - 1e-9))
+    most = min(p.touching_max_cubes, math.floor(total / faces.lo**2))
     for k in range(fewest, most + 1):
-        squares = _fit_squares(face, k, pitch, p.cube_min_fill)
-        if squares is not None and all(_square_face(s, lo, hi) for s in squares):
+        squares = _fit_squares(face, area, k, faces)
+        if squares is not None:
             return squares
     return None
 
 
-def _square_face(rect: Rect, lo: float, hi: float) -> bool:
-    return lo <= rect.width and rect.length <= hi
-
-
-def _fit_squares(face: FloatArray, k: int, pitch: float, min_fill: float) -> list[Rect] | None:
+def _fit_squares(face: FloatArray, area: FloatArray, k: int, faces: _Faces) -> list[Rect] | None:
     """k squares over the face points, each point to the nearest in L-infinity (Lloyd
     iterations, frame of the whole face), started from a grid of cells when the face
     is one, else from points far apart; None unless each part is a square's face."""
-    frame = min_area_rect(face, pad=pitch)
+    frame = min_area_rect(face, pad=faces.pitch)
     yaw = wrap_quarter_turn(frame.yaw)
     for seeds in (_grid_seeds(frame, k), _spread_seeds(face, k)):
         if seeds is None:
@@ -88,7 +122,8 @@ def _fit_squares(face: FloatArray, k: int, pitch: float, min_fill: float) -> lis
         owner = _lloyd(face, seeds, yaw)
         if owner is None:
             continue
-        squares = [_square_of(face[owner == i], pitch, min_fill) for i in range(k)]
+        parts = [owner == i for i in range(k)]
+        squares = [faces.square(face[part], float(area[part].sum()), yaw) for part in parts]
         if all(square is not None for square in squares):
             return [square for square in squares if square is not None]
     return None
@@ -106,15 +141,6 @@ def _lloyd(face: FloatArray, centres: FloatArray, yaw: float) -> npt.NDArray[np.
             break
         centres = moved
     return owner
-
-
-def _square_of(part: FloatArray, pitch: float, min_fill: float) -> Rect | None:
-    """The square a part of a face fills, or None when it does not fill one."""
-    rect = min_area_rect(part, pad=pitch)
-    unpadded = Rect(rect.cx, rect.cy, rect.length - pitch, rect.width - pitch, rect.yaw)
-    if hull_fill(part, unpadded) < min_fill:
-        return None
-    return Rect(rect.cx, rect.cy, rect.length, rect.width, wrap_quarter_turn(rect.yaw))
 
 
 def _grid_seeds(frame: Rect, k: int) -> FloatArray | None:
@@ -160,6 +186,17 @@ def _owners(xy: FloatArray, squares: list[Rect], margin: float) -> npt.NDArray[n
     owner: npt.NDArray[np.intp] = np.argmin(beyond, axis=1)
     owner[np.min(beyond, axis=1) > margin] = -1
     return owner
+
+
+def joined(parts: list[Blob]) -> Blob:
+    """One blob of several parts of the same blob."""
+    return replace(
+        parts[0],
+        points=np.concatenate([part.points for part in parts]),
+        values=np.concatenate([part.values for part in parts]),
+        uv=np.concatenate([part.uv for part in parts]),
+        area=np.concatenate([part.area for part in parts]),
+    )
 
 
 def connected_parts(blob: Blob, min_points: int) -> list[Blob]:
