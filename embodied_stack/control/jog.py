@@ -11,20 +11,22 @@ measured state taken while the arm still moved (decelerating, a stale joint stat
 reversal), the follower would rush from where it holds to that point in the first few
 tens of milliseconds. So a step continues from the last step's end once the measured
 arm stands there, and a (re)start after a hold waits until the arm has been seen
-standing still for `settle_s` of measured (sample) time after the hold. Seen moving
-after the hold and then standing still, the arm is where the follower holds. Seen
-only standing still, it may be where the hold left it, or where it stood before the
-cut step was sent (joint states late enough still show the arm before it left, or
-creeping off at the very start of the step): then the new step begins with a lead-in
-to the measured point, long enough to cover, at the jog speed, the farthest the
-follower can be from it: anywhere it stood before the cut step, or got along that step
-(the wall time it had, plus `LATENCY_S`; a simulator never runs faster). Where it stood
-before is the cut step's start when that step continued a jog or started plainly, and
-anywhere it may have held before when that step itself began with a lead-in.
+standing still for `settle_s` of measured (sample) time after the hold. Standing
+still, the arm may be where the hold left it, or (joint states late enough) where it
+stood before the cut step was sent, or creeping off at the very start of that step.
+It counts as where the follower holds only when it was seen moving after the hold and
+stands away from everywhere it stood before the cut step; otherwise the new step
+begins with a lead-in to the measured point, long enough to cover, at the jog speed,
+the farthest the follower can be from it: anywhere it stood before the cut step, or
+got along that step (the wall time it had, plus `LATENCY_S`; a simulator never runs
+faster). Where it stood before is the cut step's start when that step continued a jog
+or started plainly, and anywhere it may have held before when that step itself began
+with a lead-in (late joint states may show the motion and the rest before it, too).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, replace
 
@@ -136,8 +138,9 @@ class JogController:
         self._rest = RestWatch(settings.settle_s, ctx.profile.joints)
         # The last step: when it was sent, and where the follower may have rested then.
         self._sent: tuple[float, TrajectorySegment, Array] | None = None
-        # After a hold: every point (joints) where the follower may hold now.
-        self._may_hold: Array | None = None
+        # After a hold: where the follower may have stood before the cut step (joint
+        # points, read as a path), and every point where it may hold now.
+        self._may_hold: tuple[Array, Array] | None = None
         self.rejected: str | None = None
 
     @property
@@ -198,7 +201,7 @@ class JogController:
         if self._sent is not None:  # where along its last step the follower may stop
             sent_at, segment, rested = self._sent
             reach = math.inf if now is None else now - sent_at + LATENCY_S
-            self._may_hold = np.vstack((rested, _reachable(segment.command, reach)))
+            self._may_hold = (rested, np.vstack((rested, _reachable(segment.command, reach))))
         self._sent = None
         return [SendTrajectory(JointTrajectoryCommand(tuple(self.ctx.profile.joints)), "hold")]
 
@@ -249,9 +252,9 @@ class JogController:
         here = np.asarray(segment.start, dtype=float)[None, :]
         if self._end is not None or self._may_hold is None:
             return segment, here  # continuing from the last end, or nothing was cut short
-        if self._rest.moved:
-            return segment, here  # seen moving after the hold, then still: where it held
-        may_hold = self._may_hold
+        rested, may_hold = self._may_hold
+        if self._rest.moved and _distance_to_path(segment.start, rested) >= ARRIVED_RAD:
+            return segment, here  # seen moving, then still somewhere new: where it held
         chain = self.ctx.chain
         offsets = may_hold - segment.start
         tcp_reach = max(
@@ -283,6 +286,20 @@ def _reachable(command: JointTrajectoryCommand, seconds: float) -> Array:
     times = np.array([p.time_from_start for p in command.points])
     count = int(np.searchsorted(times, seconds)) + 1
     return np.array([p.positions for p in command.points[:count]])
+
+
+def _distance_to_path(q: Array, path: Array) -> float:
+    """Largest joint offset (rad) of `q` from the nearest point of the polyline `path`."""
+    q = np.asarray(q, dtype=float)
+    best = float(np.abs(path - q).max(axis=1).min())
+    for a, b in itertools.pairwise(path):
+        span = b - a
+        length = float(span @ span)
+        if length < 1e-18:
+            continue
+        t = min(1.0, max(0.0, float((q - a) @ span) / length))
+        best = min(best, float(np.abs(a + t * span - q).max()))
+    return best
 
 
 def _delayed(

@@ -100,7 +100,8 @@ PRESS = st.tuples(
 
 @settings(max_examples=20, deadline=None)
 # Found by hypothesis: a restart planned from a joint state older than the step the
-# release cut short (first), and from one taken as the arm crept off at a step's start.
+# release cut short (first), from one taken as the arm crept off at a step's start, and
+# from one seen after the motion of the step before the cut one (last).
 @example(
     axis=JogAxis.X,
     presses=[(0, 0.6), (-1, 0.25), (1, 0.25), (1, 0.25), (-1, 0.15)],
@@ -108,6 +109,12 @@ PRESS = st.tuples(
     lag=22,
 )
 @example(axis=JogAxis.Y, presses=[(1, 1.0), (0, 1.0), (1, 0.05)], pace=0.3, lag=19)
+@example(
+    axis=JogAxis.Y,
+    presses=[(0, 0.6), (1, 0.25), (-1, 0.05), (1, 0.25), (-1, 0.4)],
+    pace=1.0,
+    lag=18,
+)
 @given(
     axis=st.sampled_from([JogAxis.X, JogAxis.Y, JogAxis.Z]),
     presses=st.lists(PRESS, min_size=2, max_size=8),
