@@ -49,13 +49,20 @@ class Knots:
 
 def extremes(knots: Knots) -> tuple[Array, Array]:
     """Exact largest |velocity| and |acceleration| of every joint over all pieces."""
+    vel, acc = piece_extremes(knots)
+    return vel.max(axis=0), acc.max(axis=0)
+
+
+def piece_extremes(knots: Knots) -> tuple[Array, Array]:
+    """Exact largest |velocity| and |acceleration| of every joint on each piece
+    (pieces x dof)."""
     h = np.diff(knots.t)[:, None]
     dq = knots.q[:-1] - knots.q[1:]
     v0, v1 = knots.v[:-1] * h, knots.v[1:] * h
     # acceleration is linear in s: its extremes are at the piece ends
     acc0 = (-6 * dq - 4 * v0 - 2 * v1) / (h * h)
     acc1 = (6 * dq + 2 * v0 + 4 * v1) / (h * h)
-    max_acc = np.maximum(np.abs(acc0), np.abs(acc1)).max(axis=0)
+    max_acc = np.maximum(np.abs(acc0), np.abs(acc1))
     # velocity is quadratic in s: ends, and the vertex where acceleration is zero
     denom = acc1 - acc0
     safe = np.where(np.abs(denom) > 1e-12, denom, 1.0)
@@ -65,7 +72,8 @@ def extremes(knots: Knots) -> tuple[Array, Array]:
         + (3 * s_star**2 - 4 * s_star + 1) * v0
         + (3 * s_star**2 - 2 * s_star) * v1
     ) / h
-    max_vel = np.maximum(np.abs(knots.v).max(axis=0), np.abs(vel_star).max(axis=0))
+    ends = np.maximum(np.abs(knots.v[:-1]), np.abs(knots.v[1:]))
+    max_vel = np.maximum(ends, np.abs(vel_star))
     return max_vel, max_acc
 
 

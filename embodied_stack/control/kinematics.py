@@ -196,6 +196,11 @@ class Chain:
         self._axis_stack = np.array(self._axes)
         self._k_stack = np.array([_skew(a) for a in self._axes])
         self._kk_stack = self._k_stack @ self._k_stack
+        # Farthest the TCP can be from each joint's axis origin, in any configuration:
+        # the lengths of the offsets after it (rotations keep lengths).
+        offsets = [float(np.linalg.norm(o[:3, 3])) for o in self._origins[1:]]
+        offsets.append(float(np.linalg.norm(self._tool[:3, 3])))
+        self.reach_after: Array = np.cumsum(offsets[::-1])[::-1]
 
     def _local_transforms(self, q: Array) -> Array:
         """origin_i @ rot(axis_i, q_i) for every joint at once (dof x 4 x 4)."""
@@ -251,6 +256,37 @@ class Chain:
         jac[2] = axes[:, 0] * d[:, 1] - axes[:, 1] * d[:, 0]
         jac[3:] = axes.T
         return jac, tcp
+
+    def tcp_velocities(self, q: Array, qd: Array) -> Array:
+        """Linear TCP velocity (n x 3) for n configurations and joint velocities (n x dof)
+        at once: J(q) qd, row by row (what `jacobian` gives, without a loop in Python)."""
+        q, qd = np.atleast_2d(q), np.atleast_2d(qd)
+        c, s = np.cos(q)[:, :, None, None], np.sin(q)[:, :, None, None]
+        rot = np.broadcast_to(np.eye(4), (*q.shape, 4, 4)).copy()
+        rot[:, :, :3, :3] += s * self._k_stack + (1.0 - c) * self._kk_stack
+        local = self._origin_stack @ rot  # n x dof x 4 x 4
+        frames = np.empty_like(local)
+        frames[:, 0] = local[:, 0]
+        for i in range(1, self.dof):
+            frames[:, i] = frames[:, i - 1] @ local[:, i]
+        tcp = (frames[:, -1] @ self._tool)[:, :3, 3]
+        axes = np.einsum("ndij,dj->ndi", frames[:, :, :3, :3], self._axis_stack)
+        arms = tcp[:, None, :] - frames[:, :, :3, 3]
+        velocity: Array = np.einsum("ndi,nd->ni", np.cross(axes, arms), qd)
+        return velocity
+
+    def tcp_acceleration_bound(self, max_qd: Array, max_qdd: Array) -> Array:
+        """A bound of the TCP's linear acceleration over a stretch of motion where every
+        joint i keeps |qd_i| <= max_qd[..., i] and |qdd_i| <= max_qdd[..., i].
+
+        With v = sum_i J_i qd_i and J_i = z_i x (p - o_i), |J_i| <= L_i (`reach_after`):
+        a = sum_i J_i qdd_i + sum_i dJ_i/dt qd_i. The axis z_i turns with the links before
+        it (|dz_i/dt| <= sum_{j<i} |qd_j|) and p - o_i changes at most by
+        sum_{j<i} L_i |qd_j| + sum_{j>=i} L_j |qd_j|, so |dJ_i/dt| <= 2 L_0 sum_j |qd_j|
+        and |a| <= sum_i L_i |qdd_i| + 2 L_0 (sum_i |qd_i|)^2 (L_0, the largest reach)."""
+        speed = np.sum(np.abs(max_qd), axis=-1)
+        bound: Array = np.abs(max_qdd) @ self.reach_after + 2.0 * self.reach_after[0] * speed**2
+        return bound
 
     def within_limits(self, q: Array, tol: float = 1e-9) -> bool:
         return bool(np.all(q >= self.lower - tol) and np.all(q <= self.upper + tol))

@@ -6,7 +6,10 @@ the Hermite interpolation the follower applies, because its knots include the
 phase boundaries) and a straight TCP line (IK at dense samples, joined by a C2
 spline). Every segment is checked on the interpolated motion itself, and
 stretched in time until no joint velocity, joint acceleration or TCP speed
-exceeds its limit at any instant.
+exceeds its limit at any instant: joint velocities and accelerations exactly
+(their extremes on each cubic piece are known in closed form), the TCP speed by
+a proven upper bound (samples spaced so that a bound of the TCP's acceleration
+leaves no room for a higher speed between them than TCP_SLACK of the limit).
 """
 
 from __future__ import annotations
@@ -16,7 +19,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from embodied_stack.control.hermite import Knots, clamped_spline_velocities, extremes
+from embodied_stack.control.hermite import (
+    Knots,
+    clamped_spline_velocities,
+    extremes,
+    piece_extremes,
+)
 from embodied_stack.control.ik import IkSolver
 from embodied_stack.control.kinematics import Array, Chain, joint_limits, rotation_error
 from embodied_stack.motion_types import JointTrajectoryCommand, TrajectoryPoint
@@ -24,7 +32,8 @@ from embodied_stack.robot import RobotProfile
 
 KNOT_DT = 0.05  # s between the points of a joint move (for checkers that look at points)
 LINE_DT = 0.04  # s between IK samples of a straight line
-TCP_SAMPLES_PER_PIECE = 6
+TCP_SLACK = 0.01  # the TCP speed bound lies at most this fraction of the limit above the peak
+MAX_TCP_SAMPLES_PER_PIECE = 400  # beyond it the bound is only looser (and the segment slower)
 MAX_JOINT_JUMP = 0.25  # rad between neighbouring line samples: more means a flip
 STRETCH_ROUNDS = 8
 
@@ -214,20 +223,33 @@ class TrajectoryPlanner:
         factor = max(
             float(np.max(vel / limits.max_velocity)),
             math.sqrt(float(np.max(acc / limits.max_acceleration))),
-            self.max_tcp_speed(knots) / limits.max_tcp_speed,
+            self.max_tcp_speed(knots, TCP_SLACK * limits.max_tcp_speed) / limits.max_tcp_speed,
         )
         return factor * 1.01 if factor > 1.0 else factor
 
-    def max_tcp_speed(self, knots: Knots, per_piece: int = TCP_SAMPLES_PER_PIECE) -> float:
-        """Largest TCP speed of the interpolated motion (J(q) qdot at dense samples)."""
-        pos, vel, _acc = knots.sample(knots.dense_times(per_piece))
-        best = 0.0
-        for q, qd in zip(pos, vel, strict=True):
-            if not qd.any():
-                continue
-            jac, _tcp = self.chain.jacobian(q)
-            best = max(best, float(np.linalg.norm(jac[:3] @ qd)))
-        return best
+    def max_tcp_speed(self, knots: Knots, slack: float = 0.002) -> float:
+        """An upper bound of the TCP speed at every instant of the interpolated motion,
+        at most `slack` (m/s) above its true peak.
+
+        On each piece the TCP's acceleration is at most A (`Chain.tcp_acceleration_bound`
+        of the piece's exact joint speed and acceleration extremes), so the speed there
+        is within A * d of the speed at a sample d away. Each piece of length h gets n
+        evenly spaced samples, ends included, with A * h / (2 n) <= slack; the bound is
+        the largest sampled speed plus A * h / (2 n) (n is capped at
+        MAX_TCP_SAMPLES_PER_PIECE: a piece that needs more only gets a looser bound)."""
+        max_qd, max_qdd = piece_extremes(knots)
+        accel = self.chain.tcp_acceleration_bound(max_qd, max_qdd)
+        h = np.diff(knots.t)
+        count = np.clip(np.ceil(accel * h / (2.0 * slack)), 1, MAX_TCP_SAMPLES_PER_PIECE)
+        count = count.astype(int)
+        piece = np.repeat(np.arange(len(h)), count + 1)
+        first = np.concatenate(([0], np.cumsum(count + 1)[:-1]))
+        step = np.arange(len(piece)) - np.repeat(first, count + 1)  # 0..n within a piece
+        times = knots.t[piece] + h[piece] * step / count[piece]
+        pos, vel, _acc = knots.sample(times)
+        speed = np.linalg.norm(self.chain.tcp_velocities(pos, vel), axis=1)
+        peak = np.maximum.reduceat(speed, first)
+        return float(np.max(peak + accel * h / (2.0 * count)))
 
     def _check_in_limits(self, q: Array, what: str) -> None:
         if not self.chain.within_limits(q, tol=1e-9):

@@ -1,5 +1,6 @@
 """Trajectories never exceed a limit at any instant, judged on the interpolation the
-follower applies (the simulator's TrajectoryFollower: cubic Hermite), sampled densely."""
+follower applies (the simulator's TrajectoryFollower: cubic Hermite), sampled densely;
+and the planner's TCP speed bound is an upper bound at every instant, and a tight one."""
 
 from __future__ import annotations
 
@@ -10,9 +11,16 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from embodied_stack.control.hermite import Knots, piece_extremes
 from embodied_stack.control.ik import IkSolver
 from embodied_stack.control.kinematics import Chain, down_rotation
-from embodied_stack.control.trajectory import MotionLimits, TrajectoryError, TrajectoryPlanner
+from embodied_stack.control.trajectory import (
+    MAX_TCP_SAMPLES_PER_PIECE,
+    MotionLimits,
+    TrajectoryError,
+    TrajectoryPlanner,
+    knots_of,
+)
 from embodied_stack.motion_types import JointTrajectoryCommand
 from embodied_stack.robot import RobotProfile, load_robot
 from embodied_stack.sim.trajectory import TrajectoryFollower
@@ -55,10 +63,8 @@ def assert_within(
     assert np.all(np.abs(qd) <= limits.max_velocity * (1 + REL)), "joint velocity"
     # finite differences of a piecewise-quadratic velocity: exact up to rounding
     assert np.all(np.abs(qdd) <= limits.max_acceleration * (1 + 1e-3) + 1e-6), "joint acceleration"
-    tcp = np.array([chain.tcp(x)[:3, 3] for x in q[::5]])
-    step = (cmd.duration + 0.05) / (SAMPLES - 1) * 5
-    speed = np.linalg.norm(np.diff(tcp, axis=0), axis=1) / step
-    assert speed.max() <= limits.max_tcp_speed * (1 + 1e-3), "TCP speed"
+    speed = np.linalg.norm(chain.tcp_velocities(q, qd), axis=1)  # J(q) qd at every sample
+    assert speed.max() <= limits.max_tcp_speed * (1 + REL), "TCP speed"
     assert np.allclose(qd[0], 0.0) and np.allclose(qd[-1], 0.0)  # rest to rest
     assert np.allclose(q[-1], cmd.points[-1].positions)
 
@@ -158,3 +164,70 @@ def test_bad_speed_scale_is_refused(profile: RobotProfile) -> None:
     for bad in (0.0, -0.5, 1.5, math.nan):
         with pytest.raises(ValueError, match="scale"):
             limits.scaled(bad)
+
+
+def random_knots(draw: st.DrawFn) -> Knots:
+    """Any cubic Hermite motion: random times, positions and velocities (not planned)."""
+    count = draw(st.integers(2, 6))
+    gaps = draw(st.lists(st.floats(0.01, 0.5), min_size=count - 1, max_size=count - 1))
+    t = np.concatenate(([0.0], np.cumsum(gaps)))
+    q = np.array([draw(CONFIGS) for _ in range(count)])
+    v = np.array(
+        [draw(st.lists(st.floats(-2.0, 2.0), min_size=7, max_size=7)) for _ in range(count)]
+    )
+    return Knots(t, q, v)
+
+
+KNOTS = st.composite(random_knots)()
+
+
+def dense_tcp_speeds(knots: Knots, chain: Chain, per_piece: int = 400) -> np.ndarray:
+    pos, vel, _acc = knots.sample(knots.dense_times(per_piece))
+    return np.asarray(np.linalg.norm(chain.tcp_velocities(pos, vel), axis=1))
+
+
+@settings(max_examples=60, deadline=None)
+@given(knots=KNOTS, slack=st.sampled_from([0.002, 0.01, 0.05]))
+def test_the_tcp_speed_bound_holds_at_every_instant_and_is_tight(
+    knots: Knots, slack: float, planner: TrajectoryPlanner, chain: Chain
+) -> None:
+    """On any Hermite motion, however fast and erratic: the bound is never below the
+    speed at 400 samples per piece, and at most `slack` above the peak (while no piece
+    needs more samples than the cap)."""
+    bound = planner.max_tcp_speed(knots, slack)
+    dense = dense_tcp_speeds(knots, chain)
+    assert bound >= dense.max() * (1 - 1e-9)
+    accel = chain.tcp_acceleration_bound(*piece_extremes(knots))
+    if np.all(accel * np.diff(knots.t) / (2 * slack) <= MAX_TCP_SAMPLES_PER_PIECE):
+        assert bound <= dense.max() + slack + 1e-9
+
+
+@settings(max_examples=40, deadline=None)
+@given(knots=KNOTS)
+def test_the_tcp_acceleration_bound_holds(knots: Knots, chain: Chain) -> None:
+    """The kinematic bound behind it: the TCP's acceleration (differences of J(q) qd at
+    2,000 samples per piece) never exceeds what the joints' extremes allow."""
+    accel = chain.tcp_acceleration_bound(*piece_extremes(knots))
+    for k in range(len(knots.t) - 1):
+        t = np.linspace(knots.t[k], knots.t[k + 1], 2001)[1:-1]
+        pos, vel, _acc = knots.sample(t)
+        v = chain.tcp_velocities(pos, vel)
+        measured = np.linalg.norm(np.diff(v, axis=0), axis=1) / np.diff(t)
+        assert measured.max() <= accel[k] * (1 + 1e-6) + 1e-9
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(q0=CONFIGS, q1=CONFIGS, speed=st.sampled_from([0.05, 0.2, 0.5]))
+def test_joint_moves_bound_by_the_tcp_limit_meet_it_at_every_instant(
+    q0: np.ndarray,
+    q1: np.ndarray,
+    speed: float,
+    planner: TrajectoryPlanner,
+    chain: Chain,
+    profile: RobotProfile,
+) -> None:
+    """Where the TCP limit binds, the densest look finds the TCP at or below it."""
+    limits = MotionLimits.from_profile(profile, speed)
+    cmd = planner.joint_move(q0, q1, limits)
+    peak = dense_tcp_speeds(knots_of(cmd, q0), chain, per_piece=200).max()
+    assert peak <= speed * (1 + REL)
