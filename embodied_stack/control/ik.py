@@ -3,8 +3,11 @@
 The solver starts from the seed (the current configuration), so it finds the
 solution of the same branch: no wrist flips mid-task. Steps are clipped to the
 joint limits, and the redundant degree of freedom is used to push joints away
-from limits they come close to. When the error does not reach the tolerance the
-result says so (``ok=False`` with a reason); it never passes off a near miss.
+from limits they come close to, all the way to the answer: near it the push is
+capped so that its second-order effect on the pose (a null-space step of d rad
+moves the TCP by at most reach * d^2 / 2) stays below half the remaining error,
+and convergence is kept. When the error does not reach the tolerance the result
+says so (``ok=False`` with a reason); it never passes off a near miss.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ POS_TOL = 1e-5  # m
 ROT_TOL = 1e-4  # rad
 # Outside this fraction of a joint's range from a limit, the null-space push is off.
 LIMIT_BAND = 0.1
+# Closer than this to the answer (m), the push is capped (see the module docstring).
+NEAR_ANSWER = 1e-3
 
 
 @dataclass(frozen=True)
@@ -144,10 +149,16 @@ class IkSolver:
             solved = np.linalg.solve(jac @ jac.T + damping * eye, np.column_stack((err, jac)))
             step = jac.T @ solved[:, 0]
         push = _limit_push(q, chain.lower, chain.upper)
-        # Near the answer the damped projection leaks into the task: stop pushing.
-        if pos_err > 1e-3 and push.any():
+        if push.any():
             # project the push into the null space of the task: J+ J = J^T (J J^T + d)^-1 J
-            step += opts.limit_gain * (push - jac.T @ (solved[:, 1:] @ push))
+            nudge = opts.limit_gain * (push - jac.T @ (solved[:, 1:] @ push))
+            if pos_err <= NEAR_ANSWER:
+                # reach * d^2 / 2 <= pos_err / 2: the pose error still shrinks
+                cap = math.sqrt(pos_err / chain.reach_after[0])
+                largest = float(np.max(np.abs(nudge)))
+                if largest > cap:
+                    nudge *= cap / largest
+            step += nudge
         return step
 
     def _fail(self, seed: Array, reason: str) -> IkResult:

@@ -109,3 +109,21 @@ def test_joint_near_a_limit_is_pushed_inside(chain: Chain, profile: RobotProfile
     result = IkSolver(chain).solve(target, seed)
     assert result.ok
     assert chain.within_limits(result.q)
+
+
+def test_limit_avoidance_keeps_pushing_near_the_answer(chain: Chain, profile: RobotProfile) -> None:
+    """Seeded a millimetre from an answer with the last joint near its limit: the push
+    does not switch off there (it once did below 1 mm of error); it moves the joint
+    away from the limit while the answer stays within the solver's tolerance."""
+    q = np.array(profile.home)
+    q[6] = chain.upper[6] - 0.05  # inside the 10 % band where the push acts
+    target = chain.tcp(q)
+    seed = q.copy()
+    seed[0] += 0.001
+    seed[1] -= 0.001
+    result = IkSolver(chain).solve(target, seed, restarts=0)
+    assert result.ok, result.reason
+    pos, rot = _errors(chain, result.q, target)
+    assert pos <= 1e-5 and rot <= 1e-4  # the solver's own tolerance
+    assert chain.upper[6] - result.q[6] > 0.05 + 0.005  # further from the limit
+    assert chain.within_limits(result.q)
