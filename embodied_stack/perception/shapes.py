@@ -26,6 +26,7 @@ from embodied_stack.perception.touching import connected_parts, joined, touching
 from embodied_stack.scene import ObjectKind
 
 __all__ = ["Blob", "Measured", "ShapeParams", "mark_covered", "measure"]
+SIDE_ROWS = 2.5  # pixel pitches a side wall's lowest seen point may be above its bottom
 
 
 def measure(blob: Blob, p: ShapeParams, floor: float = 0.0) -> list[Measured]:
@@ -40,7 +41,7 @@ def measure(blob: Blob, p: ShapeParams, floor: float = 0.0) -> list[Measured]:
     top, low = float(np.percentile(z, 99)), float(np.percentile(z, 1))
     if rect.width - blob.pitch < p.min_width:
         return []  # a wall seen edge-on (a person's side, the table's edge), not an object
-    split = touching_cubes(blob, top, top - floor, p)
+    split = touching_cubes(blob, top, _cube_edges(blob, rect, top, low, floor, p), p)
     if split is not None:
         cubes, rest = split
         return [_cube_piece(piece, top, p) for piece in cubes] + _beside_cubes(rest, p)
@@ -51,6 +52,28 @@ def measure(blob: Blob, p: ShapeParams, floor: float = 0.0) -> list[Measured]:
         if found:
             return found
     return [_compact(blob, rect, top, low, p)]
+
+
+def _cube_edges(
+    blob: Blob, rect: Rect, top: float, low: float, floor: float, p: ShapeParams
+) -> list[tuple[float, float]]:
+    """Edge ranges of cubes the blob's top may be, in order: standing on the floor
+    given (the table, a container's); or, when its lowest point seen is well above
+    that, on something of another colour (a plate, a cube): at most a few pixel rows
+    below that point (a side wall's lowest row spans ~2 pitches), anywhere below it
+    when no side is seen (a camera looking straight down). A knife-shaped blob is
+    only cut on the floor: a knife on a plate would pass for a row of small cubes."""
+    low_ratio, high_ratio = p.touching_edge_ratio
+    height = top - floor
+    ranges = [(height * low_ratio, height * high_ratio)]
+    if low - floor < p.table_snap or _knife_shaped(rect, p):
+        return ranges
+    seen = top - low
+    if seen >= p.stack_min_edge:
+        ranges.append((seen * low_ratio, min(height, seen + SIDE_ROWS * blob.pitch) * high_ratio))
+    else:
+        ranges.append((p.stack_min_edge, height * high_ratio))
+    return ranges
 
 
 def _knife_shaped(rect: Rect, p: ShapeParams) -> bool:

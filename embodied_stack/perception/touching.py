@@ -32,17 +32,21 @@ FIT_ITERATIONS = 8
 Split = tuple[list[Blob], Blob]  # the cubes, then the rest (whatever touches them)
 
 
-def touching_cubes(blob: Blob, top: float, height: float, p: ShapeParams) -> Split | None:
+def touching_cubes(
+    blob: Blob, top: float, edges: list[tuple[float, float]], p: ShapeParams
+) -> Split | None:
     """The cubes in a blob standing on the table and whatever touches them; None when
     the blob is not cubes with something else (one lone cube, a tray, a cylinder).
 
-    height: of the top above what the blob stands on (the table, a container's floor),
-    which for a cube is its edge, however little of its sides is seen."""
+    edges: ranges a cube's edge may be in (its height above what it may stand on:
+    the table, a container's floor, something of another colour), however little
+    of its sides is seen; the first range the top face tiles in decides."""
     on_top = blob.points[:, 2] > top - p.top_band
     if np.count_nonzero(on_top) < p.min_points:
         return None
     face, area = blob.points[on_top, :2], blob.area[on_top]
-    squares = _tile(face, area, height, blob.pitch, p)
+    tilings = (_tile(face, area, edge_range, blob.pitch, p) for edge_range in edges)
+    squares = next((tiling for tiling in tilings if tiling is not None), None)
     if squares is None:
         return None
     owner = _owners(blob.points[:, :2], squares, blob.pitch)
@@ -88,12 +92,11 @@ def _rect_along(xy: FloatArray, yaw: float, pad: float) -> Rect:
 
 
 def _tile(
-    face: FloatArray, area: FloatArray, height: float, pitch: float, p: ShapeParams
+    face: FloatArray, area: FloatArray, edges: tuple[float, float], pitch: float, p: ShapeParams
 ) -> list[Rect] | None:
-    """Squares of edge ~height tiling the face (points and their pixels' areas), the
+    """Squares with edges in range tiling the face (points and their pixels' areas), the
     fewest that fit; None if none do."""
-    low, high = p.touching_edge_ratio
-    faces = _Faces(height * low, height * high, pitch, p.touching_min_fill)
+    faces = _Faces(edges[0], edges[1], pitch, p.touching_min_fill)
     if faces.lo <= 0:
         return None
     hull = cv2.convexHull((face * 1000.0).astype(np.float32))

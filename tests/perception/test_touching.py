@@ -31,6 +31,13 @@ def turned(cx: float, cy: float, dx: float, dy: float, yaw: float) -> tuple[floa
 
 
 KNIFE = {"kind": "knife", "color": "black", "size": [0.20, 0.025, 0.015]}
+PLATE = {
+    "id": "plate",
+    "kind": "plate",
+    "color": "white",
+    "size": [0.18, 0.18, 0.015],
+    "xy": [0.55, 0.1],
+}
 GREEN_TRAY = {"id": "tray", "kind": "tray", "color": "green", "size": [0.16, 0.16, 0.03]}
 LAYOUTS: dict[str, list[dict[str, Any]]] = {
     "yellow_2x2_grid": [
@@ -60,6 +67,19 @@ LAYOUTS: dict[str, list[dict[str, Any]]] = {
         cube(f"c{i}{j}", "purple", 0.42 + EDGE * i, 0.1 + EDGE * j)
         for i in range(3)
         for j in (0, 1)
+    ],
+    "red_pair_on_a_blue_plate": [
+        {**PLATE, "color": "blue"},
+        cube("a", "red", 0.55, 0.08),
+        cube("b", "red", 0.55, 0.12),
+    ],
+    "green_2x2_grid_on_a_white_plate": [
+        PLATE,
+        *(
+            cube(f"c{i}{j}", "green", 0.53 + EDGE * i, 0.08 + EDGE * j)
+            for i in (0, 1)
+            for j in (0, 1)
+        ),
     ],
     "green_cube_in_green_tray_against_its_wall": [
         {**GREEN_TRAY, "xy": [0.55, 0.1]},
