@@ -71,7 +71,6 @@ class Probe:
     beating: threading.Event = field(default_factory=threading.Event)
     hidden: set[str] = field(default_factory=set)  # ids perception does not report
 
-
     def send_plan(self, plan: Plan) -> None:
         self.pubs["plan"].publish(json_to_ros(plan))
 
@@ -195,6 +194,7 @@ def judge(probe: Probe, pred: dict[str, Any]) -> bool:
     result = evaluate(
         pred, now=probe.truths[-1], initial=probe.truths[0], scene=SCENE, robot=PROFILE
     )
+    assert result.passed, f"{pred}: {result.detail}"  # say why
     return result.passed
 
 
@@ -214,6 +214,35 @@ def test_pick_and_place_into_the_tray_with_audit_events(rig: tuple[MotionNode, P
     assert kinds[0][0] <= probe.trajectories[0][0]  # motion_start before the first command
     start = next(e for _t, e in probe.audit if e.kind.value == "motion_start")
     assert start.actor == "alice"
+
+
+def run_to_done(probe: Probe, plan: Plan) -> None:
+    probe.send_plan(plan)
+    assert wait_until(lambda: probe.ended(plan.plan_id), timeout=120.0)
+    status = probe.status_of(plan.plan_id)
+    assert status is not None and status.state is MotionState.DONE, status
+    time.sleep(1.0)  # the objects settle
+
+
+def test_stacking_one_cube_on_another(rig: tuple[MotionNode, Probe]) -> None:
+    """Onto a cube that is turned (blue_cube: yaw 0.6), lined up with it."""
+    motion, probe = rig
+    ready(probe, motion)
+    run_to_done(
+        probe, plan_of(("pick", {"object": "red_cube"}), ("place", {"target": "blue_cube"}))
+    )
+    assert judge(probe, {"on": ["red_cube", "blue_cube"]})
+    assert judge(probe, {"unmoved": ["tray"]})
+
+
+def test_place_at_a_point_on_the_table(rig: tuple[MotionNode, Probe]) -> None:
+    motion, probe = rig
+    ready(probe, motion)
+    plan = plan_of(("pick", {"object": "blue_cube"}), ("place_at", {"x": 0.40, "y": -0.28}))
+    run_to_done(probe, plan)
+    assert judge(probe, {"at": ["blue_cube", [0.40, -0.28], 0.02]})
+    assert judge(probe, {"unmoved": ["red_cube"]})
+    assert judge(probe, {"unmoved": ["tray"]})
 
 
 def test_only_approved_plans_run_and_each_only_once(rig: tuple[MotionNode, Probe]) -> None:
