@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
 
 from embodied_stack.control.context import SkillContext
 from embodied_stack.control.executor import Command, SendGripper
@@ -15,7 +16,7 @@ from embodied_stack.control.sim_driver import RunFigures, run_plan
 from embodied_stack.robot import RobotProfile
 from embodied_stack.safety.gate import RedLineGate
 from embodied_stack.safety.redlines import RedLines
-from embodied_stack.scene import Scene, load_suite
+from embodied_stack.scene import Scene, SceneObject, load_suite
 from embodied_stack.schemas import MotionState
 from embodied_stack.sim.predicates import evaluate
 from embodied_stack.sim.world import SimWorld
@@ -160,3 +161,64 @@ def test_the_red_line_gate_passes_a_normal_cycle_and_stops_a_crossing(
     assert run.status.error is not None and "step 2 (place)" in run.status.error
     assert "keep_out" in run.status.error
     assert tcp[1] < 0.15  # never went over the fenced tray
+
+
+def sized_scene(size: float) -> Scene:
+    """A cube of `size` beside a tray, a plate and a 5 cm cube to stack on."""
+    objects = [
+        {"id": "cube", "kind": "cube", "size": size, "xy": (0.45, -0.15), "yaw": 0.4},
+        {"id": "tray", "kind": "tray", "size": (0.18, 0.18, 0.03), "xy": (0.60, 0.25)},
+        {"id": "plate", "kind": "plate", "size": (0.16, 0.16, 0.015), "xy": (0.38, 0.22)},
+        {"id": "base", "kind": "cube", "size": 0.05, "xy": (0.60, -0.05), "yaw": -0.3},
+    ]
+    return Scene(objects=[SceneObject.model_validate(o) for o in objects])
+
+
+@pytest.mark.parametrize("size", [0.03, 0.05])
+@pytest.mark.parametrize(
+    ("target", "predicate"),
+    [("tray", "in"), ("plate", "in"), ("base", "on")],
+)
+def test_small_and_large_cubes_into_a_tray_onto_a_plate_and_a_cube(
+    size: float, target: str, predicate: str, ctx: SkillContext, profile: RobotProfile
+) -> None:
+    others = [o for o in ("tray", "plate", "base") if o != target]
+    run_and_judge(
+        sized_scene(size),
+        [("pick", {"object": "cube"}), ("place", {"target": target})],
+        [{predicate: ["cube", target]}, *({"unmoved": [o]} for o in others)],
+        ctx,
+        profile,
+    )
+
+
+def test_cylinder_into_a_tray(ctx: SkillContext, profile: RobotProfile) -> None:
+    run_and_judge(
+        SUITE.scenes["colors_and_plates"],
+        [("pick", {"object": "purple_cyl"}), ("place", {"target": "blue_tray"})],
+        [{"in": ["purple_cyl", "blue_tray"]}, {"unmoved": ["white_plate"]}],
+        ctx,
+        profile,
+    )
+
+
+def test_cube_onto_a_plate(ctx: SkillContext, profile: RobotProfile) -> None:
+    run_and_judge(
+        SUITE.scenes["colors_and_plates"],
+        [("pick", {"object": "orange_cube"}), ("place", {"target": "white_plate"})],
+        [{"in": ["orange_cube", "white_plate"]}, {"unmoved": ["purple_cyl"]}],
+        ctx,
+        profile,
+    )
+
+
+def test_a_pick_after_close_gripper_opens_before_descending(
+    ctx: SkillContext, profile: RobotProfile
+) -> None:
+    run_and_judge(
+        SUITE.scenes["two_cubes_tray"],
+        [("close_gripper", {}), ("pick", {"object": "red_cube"}), ("place", {"target": "tray"})],
+        [{"in": ["red_cube", "tray"]}, {"unmoved": ["blue_cube"]}],
+        ctx,
+        profile,
+    )
