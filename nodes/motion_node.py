@@ -279,9 +279,7 @@ class MotionNode(Node):
         starting_up = self.guard.first_inputs_pending  # still holds if they never come
         stopped = not starting_up and self.guard.reason() is not None  # refused at once
         waiting = (
-            self._joints is None
-            or starting_up
-            or not reports.referenced_objects(plan) <= perceived
+            self._joints is None or starting_up or not reports.referenced_objects(plan) <= perceived
         )
         if stopped or not waiting or time.monotonic() > deadline:
             self._start(plan)
