@@ -42,6 +42,7 @@ class ShapeParams(BaseModel):
     touching_min_solidity: float = 0.6  # top face area / its hull: a ring (a rim) is no cubes
     touching_min_rest: int = 40  # points beside a lone cube: another object against it
     touching_min_fill: float = 0.81  # pixel area / square: top faces 0.84-1.0, discs 0.79
+    row_height_tolerance: float = 0.3  # of the width: a row of balls is as tall as wide
     stack_min_ratio: float = 1.6  # a cube this many times taller than its top face: a stack
     stack_max_cubes: int = 5
     stack_min_edge: float = 0.015  # m, smallest cube believed in a same-coloured stack

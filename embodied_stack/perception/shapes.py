@@ -22,7 +22,13 @@ from embodied_stack.perception.footprint import (
     sphere_fit,
     wrap_quarter_turn,
 )
-from embodied_stack.perception.touching import connected_parts, joined, touching_cubes
+from embodied_stack.perception.touching import (
+    Disc,
+    connected_parts,
+    in_a_row,
+    joined,
+    touching_cubes,
+)
 from embodied_stack.scene import ObjectKind
 
 __all__ = ["Blob", "Measured", "ShapeParams", "mark_covered", "measure"]
@@ -43,14 +49,20 @@ def measure(blob: Blob, p: ShapeParams, floor: float = 0.0) -> list[Measured]:
         return []  # a wall seen edge-on (a person's side, the table's edge), not an object
     split = touching_cubes(blob, top, _cube_edges(blob, rect, top, low, floor, p), p)
     if split is not None:
-        cubes, rest = split
-        return [_cube_piece(piece, top, p) for piece in cubes] + _beside_cubes(rest, p)
+        pieces, rest = split
+        return [_cut_out(piece, shape, top, p) for piece, shape in pieces] + _beside_cubes(rest, p)
     if _knife_shaped(rect, p):
         return [measured(ObjectKind.KNIFE, blob, rect, top, low)]
     if rect.length >= p.container_min_length and rect.width >= p.container_min_width:
         found = _container(blob, rect, p)
         if found:
             return found
+    row = in_a_row(blob, rect, top, low, p)
+    if row:
+        return [
+            _compact(piece, min_area_rect(piece.points[:, :2], pad=blob.pitch), top, low, p)
+            for piece in row
+        ]
     return [_compact(blob, rect, top, low, p)]
 
 
@@ -94,10 +106,14 @@ def _beside_cubes(rest: Blob, p: ShapeParams) -> list[Measured]:
     return [found for part in parts for found in measure(part, p)]
 
 
-def _cube_piece(piece: Blob, top: float, p: ShapeParams) -> Measured:
-    """One cube cut from a blob of touching objects: its top face is top."""
+def _cut_out(piece: Blob, shape: Rect | Disc, top: float, p: ShapeParams) -> Measured:
+    """A cube or a cylinder cut from a blob of touching objects: its top face is top."""
     rect = min_area_rect(piece.points[:, :2], pad=piece.pitch)
     low = float(np.percentile(piece.points[:, 2], 1))
+    if isinstance(shape, Disc):
+        return _round(
+            ObjectKind.CYLINDER, piece, rect, top, low, (shape.cx, shape.cy, shape.radius)
+        )
     return cube(piece, rect, top, low, piece.points[:, 2] > top - p.top_band, p)
 
 

@@ -9,6 +9,11 @@ its square (its top and the side walls), and what is left over (another
 object it touches: a tray, a knife, a lower cube) is split into its connected
 parts and measured again. A row, a grid, an offset pair of cubes, a cube
 against a tray or a knife all come apart this way.
+
+A top face that is no squares may be flat discs: upright cylinders (any
+height), cut out the same way, each with the points above its disc. A ball's
+top is a dome, not a disc: balls in a row are cut by the row's length alone
+(in_a_row), the last resort.
 """
 
 from __future__ import annotations
@@ -24,12 +29,32 @@ from embodied_stack.perception.blobs import Blob, ShapeParams
 from embodied_stack.perception.footprint import (
     FloatArray,
     Rect,
+    hull_fill,
     min_area_rect,
     wrap_quarter_turn,
 )
 
 FIT_ITERATIONS = 8
-Split = tuple[list[Blob], Blob]  # the cubes, then the rest (whatever touches them)
+MAX_DISCS = 3  # same-coloured cylinders one blob is cut into, at most
+DISC_RADII = (0.006, 0.05)  # m
+DISC_FILL = (0.72, 1.2)  # a face's pixel area / the disc around it (a square: 0.64)
+DOME_DROP = 0.001  # m its rim sits below its middle: a ball's cap, not a flat top
+DISC_MIN_SOLIDITY = 0.6  # face area / its hull: k touching discs >= 0.88, a rim far less
+LLOYD_POINTS = 300  # face points the k-means runs on
+
+
+@dataclass(frozen=True)
+class Disc:
+    """A cylinder's top face in the table plane."""
+
+    cx: float
+    cy: float
+    radius: float  # from the face's area
+    reach: float  # to its farthest point seen: what is within it is the cylinder's
+
+
+Piece = tuple[Blob, Rect | Disc]  # a cube's points and square, or a cylinder's and disc
+Split = tuple[list[Piece], Blob]  # the objects cut out, then the rest (what touches them)
 
 
 def touching_cubes(
@@ -47,14 +72,16 @@ def touching_cubes(
     face, area = blob.points[on_top, :2], blob.area[on_top]
     tilings = (_tile(face, area, edge_range, blob.pitch, p) for edge_range in edges)
     squares = next((tiling for tiling in tilings if tiling is not None), None)
-    if squares is None:
+    shapes: list[Rect | Disc] = []
+    shapes += squares if squares is not None else _discs(blob.points[on_top], area, blob.pitch)
+    if not shapes:
         return None
-    owner = _owners(blob.points[:, :2], squares, blob.pitch)
+    owner = _owners(blob.points[:, :2], shapes, blob.pitch)
     rest = owner < 0
-    if len(squares) == 1 and np.count_nonzero(rest) < p.touching_min_rest:
-        return None  # one cube by itself: measured as it is
-    cubes = [blob.subset(owner == i) for i in range(len(squares))]
-    return cubes, blob.subset(rest)
+    if len(shapes) == 1 and _largest_part(blob.subset(rest)) < p.touching_min_rest:
+        return None  # one cube or cylinder by itself (a fringe of its walls left over)
+    pieces: list[Piece] = [(blob.subset(owner == i), s) for i, s in enumerate(shapes)]
+    return pieces, blob.subset(rest)
 
 
 @dataclass(frozen=True)
@@ -99,10 +126,8 @@ def _tile(
     faces = _Faces(edges[0], edges[1], pitch, p.touching_min_fill)
     if faces.lo <= 0:
         return None
-    hull = cv2.convexHull((face * 1000.0).astype(np.float32))
-    hull_area = max(float(cv2.contourArea(hull)) / 1e6, 1e-9)
     total = float(area.sum())
-    if total / hull_area < p.touching_min_solidity:
+    if total / _hull_area(face) < p.touching_min_solidity:
         return None  # a ring (a container's rim) or scattered specks
     fewest = max(1, math.ceil(total / faces.hi**2 - 1e-9))
     most = min(p.touching_max_cubes, math.floor(total / faces.lo**2))
@@ -180,15 +205,97 @@ def _linf(xy: FloatArray, centres: FloatArray, yaws: FloatArray) -> FloatArray:
     return out
 
 
-def _owners(xy: FloatArray, squares: list[Rect], margin: float) -> npt.NDArray[np.intp]:
-    """Index of the square each point stands over (within margin), -1 for none."""
-    centres = np.array([[s.cx, s.cy] for s in squares])
-    yaws = np.array([s.yaw for s in squares])
-    halves = np.array([max(s.length, s.width) / 2 for s in squares])
-    beyond = _linf(xy, centres, yaws) - halves[None, :]
+def _discs(face: FloatArray, area: FloatArray, pitch: float) -> list[Disc]:
+    """The fewest flat discs the face (points, their pixels' areas) is; [] if none."""
+    total = float(area.sum())
+    if total / _hull_area(face[:, :2]) < DISC_MIN_SOLIDITY:
+        return []  # a rim, scattered specks
+    for k in range(1, MAX_DISCS + 1):
+        if total > k * math.pi * DISC_RADII[1] ** 2:
+            continue  # too large for k discs (a plate)
+        owner = _nearest_centres(face[:, :2], k)
+        parts = [owner == i for i in range(k)]
+        if any(np.count_nonzero(part) < 3 for part in parts):
+            continue
+        discs = [_disc(face[part], float(area[part].sum()), pitch) for part in parts]
+        if all(disc is not None for disc in discs):
+            return [disc for disc in discs if disc is not None]
+    return []
+
+
+def _nearest_centres(xy: FloatArray, k: int) -> npt.NDArray[np.intp]:
+    """k-means (Lloyd, Euclidean) on at most LLOYD_POINTS of the points; each point's
+    nearest centre."""
+    if k == 1:
+        return np.zeros(len(xy), dtype=np.intp)
+    sample = xy[:: max(1, len(xy) // LLOYD_POINTS)]
+    centres = _spread_seeds(sample, k)
+    for _ in range(FIT_ITERATIONS):
+        owner = np.argmin(np.linalg.norm(sample[:, None] - centres[None], axis=2), axis=1)
+        if np.any(np.bincount(owner, minlength=k) == 0):
+            break
+        centres = np.array([sample[owner == i].mean(axis=0) for i in range(k)])
+    nearest: npt.NDArray[np.intp] = np.argmin(
+        np.linalg.norm(xy[:, None] - centres[None], axis=2), axis=1
+    )
+    return nearest
+
+
+def _hull_area(xy: FloatArray) -> float:
+    hull = cv2.convexHull((xy * 1000.0).astype(np.float32))
+    return max(float(cv2.contourArea(hull)) / 1e6, 1e-9)
+
+
+def _disc(part: FloatArray, area: float, pitch: float) -> Disc | None:
+    """The flat disc a part of a face fills, or None (a square, a dome, a sliver)."""
+    cx, cy = part[:, :2].mean(axis=0)
+    d = np.hypot(part[:, 0] - cx, part[:, 1] - cy)
+    outer = float(np.max(d)) + pitch / 2
+    if not DISC_RADII[0] <= outer <= DISC_RADII[1]:
+        return None
+    if not DISC_FILL[0] <= area / (math.pi * outer**2) <= DISC_FILL[1]:
+        return None
+    middle, rim = d < 0.5 * outer, d > 0.75 * outer
+    if np.count_nonzero(middle) < 3 or np.count_nonzero(rim) < 3:
+        return None
+    if float(part[middle, 2].mean() - part[rim, 2].mean()) > DOME_DROP:
+        return None
+    return Disc(float(cx), float(cy), math.sqrt(area / math.pi), outer)
+
+
+def _owners(xy: FloatArray, shapes: list[Rect | Disc], margin: float) -> npt.NDArray[np.intp]:
+    """Index of the square or disc each point stands over (within margin), -1 for none."""
+    if shapes and isinstance(shapes[0], Disc):
+        centres = np.array([[s.cx, s.cy] for s in shapes if isinstance(s, Disc)])
+        radii = np.array([max(s.radius, s.reach) for s in shapes if isinstance(s, Disc)])
+        distance = np.linalg.norm(xy[:, None, :] - centres[None, :, :], axis=2)
+        beyond = distance - radii[None, :]
+    else:
+        squares = [s for s in shapes if isinstance(s, Rect)]
+        centres = np.array([[s.cx, s.cy] for s in squares])
+        yaws = np.array([s.yaw for s in squares])
+        halves = np.array([max(s.length, s.width) / 2 for s in squares])
+        beyond = _linf(xy, centres, yaws) - halves[None, :]
     owner: npt.NDArray[np.intp] = np.argmin(beyond, axis=1)
     owner[np.min(beyond, axis=1) > margin] = -1
     return owner
+
+
+def in_a_row(blob: Blob, rect: Rect, top: float, low: float, p: ShapeParams) -> list[Blob]:
+    """The last resort when the top face says nothing (balls, domed): objects of one
+    size touching in a row look like one long box as tall as it is wide but n times
+    as long; cut it in n."""
+    height = top - (0.0 if low < p.table_snap else low)
+    n = round(rect.length / max(rect.width, 1e-6))
+    if n < 2 or abs(height - rect.width) > p.row_height_tolerance * rect.width:
+        return []
+    unpadded = Rect(rect.cx, rect.cy, rect.length - blob.pitch, rect.width - blob.pitch, rect.yaw)
+    if hull_fill(blob.points[:, :2], unpadded) < p.cube_min_fill:
+        return []
+    along = rect.local(blob.points[:, :2])[:, 0]
+    slot = np.clip(((along / rect.length + 0.5) * n).astype(int), 0, n - 1)
+    pieces = [blob.subset(slot == k) for k in range(n)]
+    return pieces if all(len(piece.points) >= p.min_points for piece in pieces) else []
 
 
 def joined(parts: list[Blob]) -> Blob:
@@ -200,6 +307,11 @@ def joined(parts: list[Blob]) -> Blob:
         uv=np.concatenate([part.uv for part in parts]),
         area=np.concatenate([part.area for part in parts]),
     )
+
+
+def _largest_part(blob: Blob) -> int:
+    """Points in the blob's largest pixel-connected part."""
+    return max((len(part.points) for part in connected_parts(blob, 1)), default=0)
 
 
 def connected_parts(blob: Blob, min_points: int) -> list[Blob]:

@@ -1,5 +1,6 @@
-"""Same-coloured objects touching each other make one colour blob: the cubes in it are
-found by their top faces and the rest measured apart (rendered by the simulator)."""
+"""Same-coloured objects touching each other make one colour blob: the cubes and
+cylinders in it are found by their top faces (squares, flat discs) and the rest
+measured apart (scenes rendered by the simulator)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,10 @@ EDGE = 0.04
 
 def cube(object_id: str, color: str, x: float, y: float, yaw: float = 0.0) -> dict[str, Any]:
     return {"id": object_id, "kind": "cube", "color": color, "size": EDGE, "xy": [x, y], "yaw": yaw}
+
+
+def cylinder(object_id: str, color: str, x: float, y: float) -> dict[str, Any]:
+    return {"id": object_id, "kind": "cylinder", "color": color, "size": [0.02, 0.05], "xy": [x, y]}
 
 
 def turned(cx: float, cy: float, dx: float, dy: float, yaw: float) -> tuple[float, float]:
@@ -81,16 +86,35 @@ LAYOUTS: dict[str, list[dict[str, Any]]] = {
             for j in (0, 1)
         ),
     ],
+    "yellow_cylinder_taller_than_the_yellow_cube_it_touches": [
+        cylinder("y", "yellow", 0.5, 0.0),
+        cube("c", "yellow", 0.5, 0.04),
+    ],
+    "three_orange_cylinders_touching": [
+        cylinder("a", "orange", 0.5, 0.0),
+        cylinder("b", "orange", 0.5, 0.04),
+        cylinder("c", "orange", 0.5346, 0.02),
+    ],
+    "purple_cylinder_against_purple_tray": [
+        {**GREEN_TRAY, "color": "purple", "xy": [0.55, 0.1]},
+        cylinder("y", "purple", 0.55, 0.0),
+    ],
     "green_cube_in_green_tray_against_its_wall": [
         {**GREEN_TRAY, "xy": [0.55, 0.1]},
         cube("c", "green", 0.55, 0.153),
     ],
 }
 
+BALLS_IN_A_ROW = [  # cut by the row's length alone: only from the default camera (README)
+    {"id": "a", "kind": "ball", "color": "blue", "size": 0.02, "xy": [0.5, 0.0]},
+    {"id": "b", "kind": "ball", "color": "blue", "size": 0.02, "xy": [0.5, 0.04]},
+]
 
-@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+
+@pytest.mark.parametrize("layout", sorted([*LAYOUTS, "two_blue_balls_in_a_row"]))
 def test_touching_same_coloured_objects_are_told_apart(layout: str) -> None:
-    scene = Scene.model_validate({"objects": LAYOUTS[layout]})
+    objects = LAYOUTS.get(layout, BALLS_IN_A_ROW)
+    scene = Scene.model_validate({"objects": objects})
     r = render_scene(scene, settle_steps=60)
     detections = detector().detect(r.rgb, r.depth)
     matches = match_scene(scene, r.truth, detections)
