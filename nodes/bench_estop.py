@@ -12,8 +12,10 @@ stamps with CLOCK_MONOTONIC (system-wide on Linux) when it commands a hold.
   under load each press waits (up to 2 s) for a plan to be moving the arm.
 - false trips: holds the stack entered on its own during `--soak` seconds of load
   (each is reset so the load goes on), on the warm stack before any kill.
-- heartbeat loss -> hold: SIGKILL of the kill-switch process -> hold; respawned.
-Holds the stack entered on its own outside the soak are reported as unexpected.
+- heartbeat loss -> hold: SIGKILL of the kill-switch process -> hold; respawned (it
+  boots latched: its death is a stop) and reset.
+In that order: presses, soak, kills. Holds the stack entered on its own outside the
+soak are reported as unexpected. The JSON also keeps every sample, in order.
 """
 
 from __future__ import annotations
@@ -401,6 +403,9 @@ def run(
         "plans_completed": probe.plans_done,
         "plans_completed_in_soak": soak["plans"],
         "plan_failures": dict(probe.plan_errors.most_common(5)),
+        "press_to_hold_ms": [round(x * 1e3, 3) for x in presses],  # in press order
+        "heartbeat_loss_to_hold_ms": [round(x * 1e3, 3) for x in losses],
+        "load_average_at_end": list(os.getloadavg()),
         "targets": {
             "press_to_hold_p99_ms": 10.0,
             "heartbeat_loss_to_hold_p99_ms": timeout_s * 1e3 + 20.0,
