@@ -29,7 +29,6 @@ from rclpy.executors import MultiThreadedExecutor
 from std_msgs.msg import Bool, String
 
 from embodied_stack.config import config_path, namespace_agnostic_params
-from embodied_stack.nodes import qos
 from embodied_stack.nodes.harness import SessionConfig, StackProbe, StackSession
 from embodied_stack.nodes.launcher import SIM_STACK, specs_for
 from embodied_stack.nodes.stack import RestartAuditor
@@ -54,7 +53,6 @@ class WatchProbe(StackProbe):
         self.tcp: deque[TcpSample] = deque(maxlen=3000)
         self.holds: list[HoldStatus] = []
         self.estop_count = 0  # safety/estop messages (a restarted kill switch sends one)
-        self.create_subscription(String, "sim/hold", self._on_hold, qos.LATCHED)
 
     def _on_truth(self, msg: String) -> None:
         super()._on_truth(msg)
@@ -67,11 +65,12 @@ class WatchProbe(StackProbe):
         super()._on_estop(msg)
         self.estop_count += 1
 
-    def _on_hold(self, msg: String) -> None:
-        status = self._parse(HoldStatus, msg)
+    def _on_hold(self, msg: String) -> HoldStatus | None:
+        status = super()._on_hold(msg)
         if status is not None:
             with self.lock:
                 self.holds.append(status)
+        return status
 
 
 class WatchedSession(StackSession):

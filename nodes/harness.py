@@ -31,6 +31,7 @@ from embodied_stack.nodes.launcher import SIM_STACK, InProcessStack, NodeSpec, s
 from embodied_stack.scene import Scene
 from embodied_stack.schemas import (
     GroundTruth,
+    HoldStatus,
     MotionState,
     MotionStatus,
     ObjectsMessage,
@@ -63,6 +64,7 @@ class StackProbe(Node):
         self.objects: ObjectsMessage | None = None
         self.estop: bool | None = None
         self.safety: SafetyStatus | None = None
+        self.hold: HoldStatus | None = None  # the actuator side's last hold change
         self.errors: list[str] = []
         self._instruction = self.create_publisher(String, "planner/instruction", qos.COMMAND)
         self._approval = self.create_publisher(String, "planner/approval", qos.COMMAND)
@@ -73,6 +75,7 @@ class StackProbe(Node):
         self.create_subscription(String, "perception/objects", self._on_objects, _LATEST)
         self.create_subscription(Bool, "safety/estop", self._on_estop, qos.LATCHED)
         self.create_subscription(String, "safety/status", self._on_safety, qos.LATCHED)
+        self.create_subscription(String, "sim/hold", self._on_hold, qos.LATCHED)
 
     def _parse(self, model: Any, msg: String) -> Any:
         try:
@@ -80,6 +83,13 @@ class StackProbe(Node):
         except SchemaError as exc:
             self.errors.append(str(exc))
             return None
+
+    def _on_hold(self, msg: String) -> HoldStatus | None:
+        status: HoldStatus | None = self._parse(HoldStatus, msg)
+        if status is not None:
+            with self.lock:
+                self.hold = status
+        return status
 
     def _on_plan(self, msg: String) -> None:
         plan = self._parse(Plan, msg)
@@ -262,8 +272,9 @@ class StackSession:
         return cond()
 
     def wait_ready(self, wall_timeout_s: float = 60.0) -> str | None:
-        """Ready = ground truth flowing, objects perceived, e-stop released, the planner
-        listening. Error or None."""
+        """Ready = ground truth flowing, objects perceived, e-stop released, the simulator
+        no longer holding (it has heard the e-stop state and the heartbeat too), the
+        planner listening. Error or None."""
         probe = self._probe()
         expected = sum(1 for _ in self.config.scene.objects)
         planner = "planner_node" in self.config.nodes
@@ -271,7 +282,14 @@ class StackSession:
         def ready() -> bool:
             seen = probe.objects is not None and len(probe.objects.objects) >= min(expected, 1)
             listening = probe.planner_listening() or not planner
-            return probe.ground_truth is not None and seen and probe.estop is False and listening
+            free = probe.hold is not None and not probe.hold.holding
+            return (
+                probe.ground_truth is not None
+                and seen
+                and probe.estop is False
+                and free
+                and listening
+            )
 
         if self.wait_until(ready, wall_timeout_s=wall_timeout_s):
             return None
@@ -279,6 +297,7 @@ class StackSession:
             f"stack not ready after {wall_timeout_s:.0f} s: ground truth "
             f"{'ok' if probe.ground_truth else 'missing'}, objects "
             f"{len(probe.objects.objects) if probe.objects else 'missing'}, e-stop {probe.estop},"
+            f" simulator {_hold_state(probe.hold)},"
             f" planner {'listening' if probe.planner_listening() else 'not heard'}"
             + (f" ({probe.safety.tripped_by}: {probe.safety.reason})" if probe.safety else "")
         )
@@ -292,3 +311,9 @@ class StackSession:
     def sim_node(self) -> Any:
         assert self.stack is not None
         return self.stack.nodes.get("sim_node")
+
+
+def _hold_state(hold: HoldStatus | None) -> str:
+    if hold is None:
+        return "not heard"
+    return f"holding ({hold.reason})" if hold.holding else "free"
