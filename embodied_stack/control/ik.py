@@ -3,11 +3,13 @@
 The solver starts from the seed (the current configuration), so it finds the
 solution of the same branch: no wrist flips mid-task. Steps are clipped to the
 joint limits, and the redundant degree of freedom is used to push joints away
-from limits they come close to, all the way to the answer: near it the push is
-capped so that its second-order effect on the pose (a null-space step of d rad
-moves the TCP by at most reach * d^2 / 2) stays below half the remaining error,
-and convergence is kept. When the error does not reach the tolerance the result
-says so (``ok=False`` with a reason); it never passes off a near miss.
+from limits they come close to (projected into the null space of the whole task),
+all the way to the answer: near it the push is scaled down so that neither its
+second-order effect on the pose (a null-space step of d rad moves the TCP by at
+most reach * d^2 / 2) nor what the damped projection lets through reaches a
+quarter of the remaining error, and convergence is kept. When the error does not
+reach the tolerance the result says so (``ok=False`` with a reason); it never
+passes off a near miss.
 """
 
 from __future__ import annotations
@@ -142,6 +144,7 @@ class IkSolver:
         damping = 0.1 * float(err @ err) + 1e-6
         solved = np.linalg.solve(jac @ jac.T + damping * eye, np.column_stack((err, jac)))
         step: Array = jac.T @ solved[:, 0]
+        task, projector = jac, solved[:, 1:]  # the whole task, pinned joints included
         pinned = ((q <= chain.lower) & (step < 0)) | ((q >= chain.upper) & (step > 0))
         if pinned.any():
             # Active set: solve again without the joints that cannot move that way.
@@ -150,16 +153,31 @@ class IkSolver:
             step = jac.T @ solved[:, 0]
         push = _limit_push(q, chain.lower, chain.upper)
         if push.any():
-            # project the push into the null space of the task: J+ J = J^T (J J^T + d)^-1 J
-            nudge = opts.limit_gain * (push - jac.T @ (solved[:, 1:] @ push))
+            # project the push into the null space of the whole task (a projection made
+            # without the pinned joints would let their push through to the pose):
+            # J+ J = J^T (J J^T + d)^-1 J
+            nudge = opts.limit_gain * (push - task.T @ (projector @ push))
             if pos_err <= NEAR_ANSWER:
-                # reach * d^2 / 2 <= pos_err / 2: the pose error still shrinks
-                cap = math.sqrt(pos_err / chain.reach_after[0])
-                largest = float(np.max(np.abs(nudge)))
-                if largest > cap:
-                    nudge *= cap / largest
+                nudge *= self._near_answer_scale(nudge, task, err, pos_err)
             step += nudge
         return step
+
+    def _near_answer_scale(self, nudge: Array, jac: Array, err: Array, pos_err: float) -> float:
+        """How much of the null-space push to keep near the answer: its second-order
+        effect on the pose (reach * d^2 / 2 for a step of d rad) stays under a quarter of
+        the position error, and what reaches the task to first order (J nudge, with `jac`
+        the whole Jacobian: the damped projection leaks, and one made without a joint
+        pinned at a limit lets that joint's push through) under a quarter of the error,
+        so the error keeps shrinking."""
+        largest = float(np.max(np.abs(nudge)))
+        if largest == 0.0:
+            return 1.0
+        cap = math.sqrt(0.5 * pos_err / self.chain.reach_after[0])
+        leak = float(np.linalg.norm(jac @ nudge))
+        scale = min(1.0, cap / largest)
+        if leak > 0.0:
+            scale = min(scale, 0.25 * float(np.linalg.norm(err)) / leak)
+        return scale
 
     def _fail(self, seed: Array, reason: str) -> IkResult:
         return IkResult(False, np.asarray(seed, dtype=float), math.inf, math.inf, 0, reason)
