@@ -91,6 +91,7 @@ class Tolerances:
     grip_short: float = 0.0015  # m short of the close target (without efforts): blocked
     release_margin: float = 0.003  # m: released = the fingers opened this far past the object
     left_rise: float = 0.03  # m: an object this far above where it was put rose with the gripper
+    left_wait_s: float = 1.0  # s: how long the check waits for a view of it after the retreat
 
 
 class PlanExecutor:
@@ -265,7 +266,7 @@ class PlanExecutor:
             return self._gripper_done(segment, elapsed, now)
         if isinstance(segment, WaitSegment):
             return elapsed >= segment.seconds
-        return self._check(segment)
+        return self._check(segment, self._seg_start, elapsed)
 
     def _trajectory_done(self, segment: TrajectorySegment, elapsed: float, q: Array) -> bool:
         assert self._path is not None
@@ -320,11 +321,11 @@ class PlanExecutor:
             )
         return False
 
-    def _check(self, segment: CheckSegment) -> bool:
+    def _check(self, segment: CheckSegment, started: float, elapsed: float) -> bool:
         if segment.kind is CheckKind.RELEASED:
             return self._check_released(segment)
         if segment.kind is CheckKind.LEFT:
-            return self._check_left(segment)
+            return self._check_left(segment, started, elapsed)
         return self._check_holding(segment)
 
     def _check_holding(self, segment: CheckSegment) -> bool:
@@ -363,11 +364,15 @@ class PlanExecutor:
         )
         return False
 
-    def _check_left(self, segment: CheckSegment) -> bool:
-        """Left behind: after the retreat, the latest perception of the object does not
-        show it up with the gripper (not seen again: nothing says it rose)."""
+    def _check_left(self, segment: CheckSegment, started: float, elapsed: float) -> bool:
+        """Left behind: a view of the object taken after the retreat does not show it up
+        with the gripper. Views from before (perception lags the arm by a frame or two,
+        and keeps a held object where the hand was) and stale estimates say nothing: the
+        check waits up to `left_wait_s` for a fresh one (none: nothing says it rose)."""
         seen = self._seen.get(segment.object_id)
-        if seen is None or seen.bottom_z <= segment.rest_bottom_z + self.tol.left_rise:
+        if seen is None or seen.stale or seen.stamp < started:
+            return elapsed >= self.tol.left_wait_s
+        if seen.bottom_z <= segment.rest_bottom_z + self.tol.left_rise:
             return True
         self._fail(
             f"{self._label()}: {segment.label} failed: {segment.object_id} is seen "
