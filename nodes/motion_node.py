@@ -25,13 +25,13 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, Float64, String
 from trajectory_msgs.msg import JointTrajectory
 
-from embodied_stack.config import config_path, load_yaml
+from embodied_stack.audit.registry import registry_robot_id
 from embodied_stack.control import reports
 from embodied_stack.control.context import SkillContext
 from embodied_stack.control.executor import Command, PlanExecutor, SendGripper, SendTrajectory
 from embodied_stack.control.jog import JogController, JogSettings
 from embodied_stack.control.world import world_from_state
-from embodied_stack.errors import ConfigError, SchemaError
+from embodied_stack.errors import SchemaError
 from embodied_stack.motion_types import JointStateSample, JointTrajectoryCommand
 from embodied_stack.nodes import qos
 from embodied_stack.nodes.audit_client import AuditClient
@@ -56,6 +56,7 @@ from embodied_stack.safety.monitor import RuntimeMonitor
 from embodied_stack.safety.redlines import load_redlines
 from embodied_stack.schemas import (
     AuditEventKind,
+    JogAxis,
     JogCommand,
     MotionState,
     MotionStatus,
@@ -144,7 +145,10 @@ class MotionNode(Node):
             Float64, self.profile.gripper.command_topic, qos.COMMAND
         )
         self._status_pub = self.create_publisher(String, "motion/status", qos.LATCHED)
-        self._audit = AuditClient(self, NAME, _robot_id(str(p("registry").value)))
+        self._audit = AuditClient(
+            self, NAME, registry_robot_id(str(p("registry").value)), durable=self._durable
+        )
+        self._jog_audited: tuple[str, JogAxis, int] | None = None  # the jog on record
         # Safety inputs on private nodes with threads of their own: a busy executor
         # (plans, gates, other nodes in one process) never delays a stop.
         self.create_subscription(
@@ -336,6 +340,13 @@ class MotionNode(Node):
         except SchemaError as exc:
             self.get_logger().warning(f"ignoring teleop/jog: {exc}")
             return
+        if not self._audit_jog(jog):
+            with self._lock:
+                self._send(self.jog.stop())
+            self.get_logger().warning(
+                f"jog refused: audit log not durable: {self._audit.last_error}"
+            )
+            return
         with self._lock:
             busy = self.plan_executor is not None and not self.plan_executor.finished
             refusal = "a plan is executing" if busy else self._start_refusal()
@@ -346,6 +357,22 @@ class MotionNode(Node):
                 return
             world = world_from_state(self._joints, self._objects, self.profile)
             self._send(self.jog.on_jog(jog, time.monotonic(), world, self._joints))
+
+    def _audit_jog(self, jog: JogCommand) -> bool:
+        """A jog is on the record before it moves anything: each start and each change of
+        operator, axis or direction (not every deadman refresh). False: not durable."""
+        key = (jog.operator, jog.axis, jog.direction)
+        if jog.direction == 0 or key == self._jog_audited:
+            if jog.direction == 0:
+                self._jog_audited = None
+            return True
+        emit = self._audit.emit_durable if self._durable else self._audit.emit
+        payload = {"axis": jog.axis.value, "direction": jog.direction, "seq": jog.seq}
+        if emit(AuditEventKind.JOG, jog.operator, payload) is False:
+            self._jog_audited = None
+            return False
+        self._jog_audited = key
+        return True
 
     def _jog_tick(self) -> None:
         with self._lock:
@@ -404,11 +431,14 @@ class MotionNode(Node):
         if not reports.changed(status, self._last_status):
             return
         self._publish_status(status)
+        plan = executor.plan  # what a model produced stays labelled to the end
+        label = {"model": plan.provenance, "ai_generated": plan.ai_generated}
         if executor.violations:
             payload = reports.violations_payload(status.plan_id, executor.violations)
-            self._audit.emit(AuditEventKind.VIOLATION, NAME, payload)
+            self._audit.emit(AuditEventKind.VIOLATION, NAME, payload, **label)
         if executor.finished:
-            self._audit.emit(AuditEventKind.MOTION_END, NAME, reports.motion_end_payload(status))
+            payload = reports.motion_end_payload(status)
+            self._audit.emit(AuditEventKind.MOTION_END, NAME, payload, **label)
 
     def _republish(self) -> None:
         with self._lock:
@@ -428,14 +458,6 @@ class MotionNode(Node):
         self._safety.close()
         self._audit.close()
         super().destroy_node()
-
-
-def _robot_id(registry: str) -> str:
-    try:
-        robot_id = load_yaml(config_path(registry)).get("robot_id")
-    except ConfigError:
-        return "unknown"
-    return str(robot_id) if robot_id else "unknown"
 
 
 def main(args: list[str] | None = None) -> None:
