@@ -21,7 +21,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool, Header, String
 
-from embodied_stack.audit.registry import load_registry
+from embodied_stack.audit.registry import registry_robot_id
 from embodied_stack.console import records
 from embodied_stack.console.backend import (
     ActionResult,
@@ -34,7 +34,7 @@ from embodied_stack.console.directory import RegistryDirectory
 from embodied_stack.console.server import ConsoleServer
 from embodied_stack.console.settings import ConsoleSettings
 from embodied_stack.console.state import LiveState
-from embodied_stack.errors import ConfigError, SchemaError
+from embodied_stack.errors import SchemaError
 from embodied_stack.nodes.spin import spin_node
 from embodied_stack.robot import load_robot
 from embodied_stack.safety.incidents import IncidentSummary
@@ -91,7 +91,7 @@ class ConsoleNode(Node):
             self.declare_parameter(name, default, ParameterDescriptor(description=text))
         p = self.get_parameter
         registry = str(p("registry").value)
-        self.robot_id = _robot_id(registry)
+        self.robot_id = registry_robot_id(registry)
         self.state = LiveState(self.robot_id, load_robot(str(p("robot").value)))
         self._audit = AuditClient(self, NAME, self.robot_id)
         self._reset_lock = threading.Lock()
@@ -239,13 +239,6 @@ class ConsoleNode(Node):
         self.server.stop()
         self._audit.close()
         super().destroy_node()
-
-
-def _robot_id(registry: str) -> str:
-    try:
-        return load_registry(registry).robot_id
-    except ConfigError:
-        return "unknown"
 
 
 def main(args: list[str] | None = None) -> None:

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from embodied_stack.audit.registry import registry_robot_id
 from embodied_stack.config import config_path, load_yaml, namespace_agnostic_params
 from embodied_stack.errors import ConfigError
 from embodied_stack.nodes.launcher import ALL_NODES, InProcessStack, specs_for
@@ -181,7 +182,7 @@ class RestartAuditor:
         self.context = Context()
         rclpy.init(context=self.context)
         self.node = Node("supervisor", namespace=namespace or None, context=self.context)
-        self.audit = AuditClient(self.node, "supervisor", _robot_id(registry))
+        self.audit = AuditClient(self.node, "supervisor", registry_robot_id(registry))
         self._executor = SingleThreadedExecutor(context=self.context)
         self._executor.add_node(self.node)
         self.restarts = 0
@@ -211,14 +212,6 @@ class RestartAuditor:
 
         rclpy.try_shutdown(context=self.context)
         self._thread.join(timeout=2.0)
-
-
-def _robot_id(registry: str) -> str:
-    try:
-        robot_id = load_yaml(config_path(registry)).get("robot_id")
-    except ConfigError:
-        return "unknown"
-    return str(robot_id) if robot_id else "unknown"
 
 
 def run_processes(args: argparse.Namespace, stop: threading.Event) -> int:
