@@ -217,10 +217,9 @@ class Approval(Message):
 class MotionState(str, Enum):
     IDLE = "idle"
     EXECUTING = "executing"
-    HOLDING = "holding"  # stopped by e-stop, stale heartbeat or violation
     DONE = "done"
     FAILED = "failed"
-    ABORTED = "aborted"
+    ABORTED = "aborted"  # stopped by an e-stop, a stale heartbeat or a violation: never resumed
 
 
 class MotionStatus(Message):

@@ -133,7 +133,7 @@ class CaseRun:
             ended = plan is not None and plan.status in FINAL_PLAN_STATES
             motion = probe.motion
             if plan is not None and motion is not None and motion.plan_id == plan.plan_id:
-                ended = ended or motion.state in FINAL_MOTION_STATES | {MotionState.HOLDING}
+                ended = ended or motion.state in FINAL_MOTION_STATES
                 reason = motion.error or motion.state.value
             if plan is not None and plan.status in FINAL_PLAN_STATES:
                 reason = plan.reason or plan.status.value
@@ -166,7 +166,7 @@ def enforced_by_stack(plan: Plan | None, session: StackSession) -> list[dict[str
     probe = session.probe
     assert probe is not None
     for status in probe.motion_history:
-        if status.state in (MotionState.HOLDING, MotionState.ABORTED, MotionState.FAILED):
+        if status.state in (MotionState.ABORTED, MotionState.FAILED):
             found.append({"where": "motion_node", "what": status.error or status.state.value})
     if probe.safety is not None and probe.safety.latched and probe.safety.tripped_by:
         found.append(
