@@ -86,13 +86,16 @@ class KillswitchNode(Node):
         self._beat_pub = self._safety.node.create_publisher(
             Header, "safety/heartbeat", qos.heartbeat(timeout)
         )
+        # Deaths are watched there too: rare events, and off the node's own executor,
+        # which in one process is shared by every node and pays for each event handler
+        # of each subscription at every wake-up.
+        watched = [str(n) for n in self.get_parameter("watch_nodes").value if n]
+        self._deaths = DeathWatch(self._safety.node, watched, self._trip)
         self.create_subscription(String, "safety/trip", self._on_trip, qos.COMMAND)
         self.create_subscription(String, "safety/reset_request", self._on_reset_request, 10)
         fleet = str(self.get_parameter("fleet_topic").value)
         self.create_subscription(Bool, fleet, self._on_fleet, qos.LATCHED)
         self.create_service(Trigger, "safety/reset", self._on_trigger_reset)
-        watched = [str(n) for n in self.get_parameter("watch_nodes").value if n]
-        self._deaths = DeathWatch(self, watched, self._trip)
         self._publish_state(force=True)
         self._start_inputs()
         self._stop = threading.Event()

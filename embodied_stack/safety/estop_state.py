@@ -190,9 +190,9 @@ class LatchStore:
         error = self.save(
             latched=needs_reset, tripped_by=status.tripped_by, reason=status.reason, running=True
         )
-        if error is None:
-            self._stored = needs_reset
-        elif not needs_reset:
+        # A failed write leaves the file's content unknown: the next call writes again.
+        self._stored = needs_reset if error is None else None
+        if error is not None and not needs_reset:
             latch.trip(who, error)
             self.sync(latch, who)  # and try to write that (a stop is kept anyway)
         return error

@@ -156,3 +156,23 @@ def test_sync_writes_each_change_once_and_a_lost_release_latches_again(tmp_path:
         and status.tripped_by == "killswitch_node"
         and "not written" in (status.reason or "")
     )
+
+
+def test_a_release_after_a_stop_that_was_not_written_is_written_or_refused(
+    tmp_path: Path,
+) -> None:
+    """A stop announced, its write failed: the file still says released. The release
+    that follows must not be skipped as "unchanged": it is written, or refused."""
+    s = store(tmp_path)
+    latch = EstopLatch(inputs=["serial"], boot_cause=None)
+    latch.set_input("serial", False)
+    assert s.sync(latch, "killswitch_node") is None  # released, on disk
+    s.path.parent.rename(tmp_path / "moved")
+    s.path.parent.write_text("")  # nowhere to write from now on
+    latch.set_input("serial", True)
+    assert s.sync(latch, "killswitch_node") is not None  # the stop: not written
+    latch.set_input("serial", False)
+    assert latch.reset("ada", "safety_officer").ok
+    error = s.sync(latch, "killswitch_node")
+    assert error is not None and "not written" in error
+    assert latch.latched and latch.status().tripped_by == "killswitch_node"
