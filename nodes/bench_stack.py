@@ -29,7 +29,12 @@ from rclpy.executors import MultiThreadedExecutor
 from std_msgs.msg import Bool, String
 
 from embodied_stack.config import config_path, namespace_agnostic_params
-from embodied_stack.nodes.harness import SessionConfig, StackProbe, StackSession
+from embodied_stack.nodes.harness import (
+    SessionConfig,
+    StackProbe,
+    StackSession,
+    session_domain_id,
+)
 from embodied_stack.nodes.launcher import SIM_STACK, specs_for
 from embodied_stack.nodes.stack import RestartAuditor
 from embodied_stack.schemas import GroundTruth, HoldStatus
@@ -122,14 +127,19 @@ class ProcessSession(StackSession):
         for name in self.config.nodes:
             overrides.setdefault(name, {}).setdefault("use_sim_time", True)
         params = namespace_agnostic_params(config_path("stack.yaml"), self.workdir)
-        self.auditor = RestartAuditor(registry=str(self.workdir / "registry.yaml"))
-        self.supervisor = Supervisor(on_restart=self.auditor)
+        # A domain of its own: a node of the last session still dying (killed at its
+        # teardown) must not reach this session's kill switch as a death of its own.
+        self.domain_id = session_domain_id()
+        registry = str(self.workdir / "registry.yaml")
+        self.auditor = RestartAuditor(registry=registry, domain_id=self.domain_id)
+        env = {"ROS_DOMAIN_ID": str(self.domain_id)}
+        self.supervisor = Supervisor(on_restart=self.auditor, env=env)
         for spec in specs_for(self.config.nodes, overrides):
             argv = node_argv(spec.name, spec.ros_args(Path(params), ""))
             self.supervisor.add(spec.name, argv, self.policies.get(spec.name))
         self.supervisor.start_all()
         self.context = Context()
-        rclpy.init(context=self.context)
+        rclpy.init(context=self.context, domain_id=self.domain_id)
         self.probe = WatchProbe(context=self.context)
         self._executor = MultiThreadedExecutor(num_threads=2, context=self.context)
         self._executor.add_node(self.probe)

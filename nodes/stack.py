@@ -171,7 +171,9 @@ class RestartAuditor:
     """The supervisor's `on_restart` hook: each restart is a `restart` audit event,
     sent by a small node of the supervisor process (kept until audit_node is matched)."""
 
-    def __init__(self, namespace: str = "", registry: str = "registry.yaml") -> None:
+    def __init__(
+        self, namespace: str = "", registry: str = "registry.yaml", domain_id: int | None = None
+    ) -> None:
         import rclpy
         from rclpy.context import Context
         from rclpy.executors import SingleThreadedExecutor
@@ -180,7 +182,7 @@ class RestartAuditor:
         from embodied_stack.nodes.audit_client import AuditClient
 
         self.context = Context()
-        rclpy.init(context=self.context)
+        rclpy.init(context=self.context, domain_id=domain_id)
         self.node = Node("supervisor", namespace=namespace or None, context=self.context)
         self.audit = AuditClient(self.node, "supervisor", registry_robot_id(registry))
         self._executor = SingleThreadedExecutor(context=self.context)
