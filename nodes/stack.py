@@ -14,6 +14,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -127,23 +128,21 @@ def _report_recording(recorder: Any, path: Path) -> None:
     print(f"embodied-stack: recorded {recorder.messages} messages to {path}")
 
 
-class ProcessRecording:
-    """`--record` with `--processes`: the recorder node in the supervisor's process, on
-    a DDS participant of its own, recording the node processes' topics."""
+class _SpunNode:
+    """A node of the supervisor process on a DDS participant of its own (a private
+    context), spun by a thread of its own until `close`."""
 
-    def __init__(self, path: Path, namespace: str = "") -> None:
+    def __init__(self, make: Callable[[Any], Any], thread_name: str, domain_id: int | None) -> None:
         import rclpy
         from rclpy.context import Context
         from rclpy.executors import SingleThreadedExecutor
 
-        from embodied_stack.nodes.recorder import start_recorder
-
         self.context = Context()
-        rclpy.init(context=self.context)
-        self.node = start_recorder(path, context=self.context, namespace=namespace or None)
+        rclpy.init(context=self.context, domain_id=domain_id)
+        self.node = make(self.context)
         self._executor = SingleThreadedExecutor(context=self.context)
         self._executor.add_node(self.node)
-        self._thread = threading.Thread(target=self._spin, name="recorder", daemon=True)
+        self._thread = threading.Thread(target=self._spin, name=thread_name, daemon=True)
         self._thread.start()
 
     def _spin(self) -> None:
@@ -153,18 +152,35 @@ class ProcessRecording:
             if self.context.ok():
                 raise
 
-    @property
-    def recorder(self) -> Any:
-        return self.node.recorder
-
     def close(self) -> None:
-        """Stop spinning, then finish the MCAP file (its summary and index)."""
+        """Stop spinning first: no node is destroyed under a running callback."""
         import rclpy
 
         self._executor.shutdown(timeout_sec=2.0)
         self._thread.join(timeout=5.0)
         self.node.destroy_node()
         rclpy.try_shutdown(context=self.context)
+
+
+class ProcessRecording:
+    """`--record` with `--processes`: the recorder node in the supervisor's process, on
+    a DDS participant of its own, recording the node processes' topics."""
+
+    def __init__(self, path: Path, namespace: str = "") -> None:
+        from embodied_stack.nodes.recorder import start_recorder
+
+        def make(context: Any) -> Any:
+            return start_recorder(path, context=context, namespace=namespace or None)
+
+        self._spun = _SpunNode(make, "recorder", None)
+
+    @property
+    def recorder(self) -> Any:
+        return self._spun.node.recorder
+
+    def close(self) -> None:
+        """Stop spinning, then finish the MCAP file (its summary and index)."""
+        self._spun.close()
 
 
 class RestartAuditor:
@@ -174,29 +190,16 @@ class RestartAuditor:
     def __init__(
         self, namespace: str = "", registry: str = "registry.yaml", domain_id: int | None = None
     ) -> None:
-        import rclpy
-        from rclpy.context import Context
-        from rclpy.executors import SingleThreadedExecutor
         from rclpy.node import Node
 
         from embodied_stack.nodes.audit_client import AuditClient
 
-        self.context = Context()
-        rclpy.init(context=self.context, domain_id=domain_id)
-        self.node = Node("supervisor", namespace=namespace or None, context=self.context)
-        self.audit = AuditClient(self.node, "supervisor", registry_robot_id(registry))
-        self._executor = SingleThreadedExecutor(context=self.context)
-        self._executor.add_node(self.node)
-        self.restarts = 0
-        self._thread = threading.Thread(target=self._spin, name="supervisor-audit", daemon=True)
-        self._thread.start()
+        def make(context: Any) -> Any:
+            return Node("supervisor", namespace=namespace or None, context=context)
 
-    def _spin(self) -> None:
-        try:
-            self._executor.spin()
-        except Exception:  # shutdown races end the spin
-            if self.context.ok():
-                raise
+        self._spun = _SpunNode(make, "supervisor-audit", domain_id)
+        self.audit = AuditClient(self._spun.node, "supervisor", registry_robot_id(registry))
+        self.restarts = 0
 
     def __call__(self, name: str, code: int, count: int) -> None:
         print(f"embodied-stack: {name} exited with {code}; restart #{count}")
@@ -208,12 +211,7 @@ class RestartAuditor:
         if self.restarts:
             time.sleep(flush_s)  # the flush timer sends a backlog once audit_node is back
         self.audit.close()
-        self._executor.shutdown(timeout_sec=1.0)
-        self.node.destroy_node()
-        import rclpy
-
-        rclpy.try_shutdown(context=self.context)
-        self._thread.join(timeout=2.0)
+        self._spun.close()
 
 
 def run_processes(args: argparse.Namespace, stop: threading.Event) -> int:
